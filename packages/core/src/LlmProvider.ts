@@ -1,0 +1,289 @@
+/**
+ * The one service every provider implements: chat, stream and embed in OpenAI's shapes.
+ *
+ * Providers do not implement the service by hand: they give `make` their wire-level functions and
+ * `make` adds what every provider must do the same way: request validation before any I/O, the
+ * default model, capability checks, retries and tracing.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import {
+  ChatCompletionRequest,
+  EmbeddingRequest,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type EmbeddingResponse
+} from "./Domain.js"
+import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
+import * as Retry from "./Retry.js"
+
+/**
+ * What a provider can do. A request that needs a capability the provider lacks fails with
+ * `UnsupportedFeatureError` before any I/O.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Capabilities {
+  readonly streaming: boolean
+  readonly tools: boolean
+  readonly embeddings: boolean
+  readonly vision: boolean
+  readonly jsonSchema: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProviderInfo {
+  readonly name: string
+  readonly defaultModel: string | undefined
+  readonly capabilities: Capabilities
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly info: ProviderInfo
+  readonly chat: (request: ChatCompletionRequest) => Effect.Effect<ChatCompletion, LlmError>
+  readonly stream: (request: ChatCompletionRequest) => Stream.Stream<ChatCompletionChunk, LlmError>
+  readonly embed: (request: EmbeddingRequest) => Effect.Effect<EmbeddingResponse, LlmError>
+}
+
+/**
+ * The service tag. A provider is a `Layer<LlmProvider, …>`; so is a decorated provider (a cache, a
+ * router).
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class LlmProvider extends Context.Tag("@llm-api-router/core/LlmProvider")<LlmProvider, Service>() {}
+
+/**
+ * A chat request after validation, with its model resolved.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolvedChatRequest extends ChatCompletionRequest {
+  readonly model: string
+}
+
+/**
+ * An embeddings request after validation, with its model resolved.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolvedEmbeddingRequest extends EmbeddingRequest {
+  readonly model: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeOptions {
+  readonly info: ProviderInfo
+  /** The retry policy; `undefined` means `Retry.defaultPolicy`, `false` no retries. */
+  readonly retry?: Retry.RetryOption | undefined
+  readonly chat: (request: ResolvedChatRequest) => Effect.Effect<ChatCompletion, LlmError>
+  readonly stream: (request: ResolvedChatRequest) => Stream.Stream<ChatCompletionChunk, LlmError>
+  readonly embed?: ((request: ResolvedEmbeddingRequest) => Effect.Effect<EmbeddingResponse, LlmError>) | undefined
+}
+
+// Compiled once: validation runs on every call. Unknown fields are kept, so that provider-specific
+// options pass through to the providers that understand them.
+const decodeChatRequest = Schema.decodeUnknownEither(ChatCompletionRequest, {
+  errors: "all",
+  onExcessProperty: "preserve"
+})
+const decodeEmbeddingRequest = Schema.decodeUnknownEither(EmbeddingRequest, {
+  errors: "all",
+  onExcessProperty: "preserve"
+})
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
+  let out = ""
+  for (const key of path) {
+    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`
+  }
+  return out
+}
+
+/**
+ * Turns a Schema parse failure of a request into an `InvalidRequestError` naming the field.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const invalidRequest = (provider: string, error: ParseResult.ParseError): InvalidRequestError => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  const param = first ? formatPath(first.path) : undefined
+  const details = issues.map((issue) => {
+    const at = formatPath(issue.path)
+    return at === "" ? issue.message : `${at}: ${issue.message}`
+  })
+  return new InvalidRequestError({
+    provider,
+    source: "client",
+    ...(param ? { param } : {}),
+    message: `invalid request: ${details.join("; ")}`
+  })
+}
+
+const unsupported = (info: ProviderInfo, model: string | undefined, feature: string, what: string) =>
+  new UnsupportedFeatureError({
+    provider: info.name,
+    ...(model !== undefined ? { model } : {}),
+    feature,
+    message: `${info.name} does not support ${what}`
+  })
+
+const missingModel = (info: ProviderInfo) =>
+  new InvalidRequestError({
+    provider: info.name,
+    source: "client",
+    param: "model",
+    message: `invalid request: model: no model given, and the ${info.name} provider has no defaultModel`
+  })
+
+const hasImage = (request: ChatCompletionRequest): boolean => {
+  for (const message of request.messages) {
+    if (message.role === "user" && typeof message.content !== "string") {
+      for (const part of message.content) {
+        if (part.type === "image_url") return true
+      }
+    }
+  }
+  return false
+}
+
+const checkChat = (
+  info: ProviderInfo,
+  request: unknown,
+  streaming: boolean
+): Either.Either<ResolvedChatRequest, LlmError> => {
+  const decoded = decodeChatRequest(request)
+  if (Either.isLeft(decoded)) return Either.left(invalidRequest(info.name, decoded.left))
+  const value = decoded.right
+  const model = value.model ?? info.defaultModel
+  if (model === undefined) return Either.left(missingModel(info))
+  const caps = info.capabilities
+  if (streaming && !caps.streaming) return Either.left(unsupported(info, model, "streaming", "streaming"))
+  if (!caps.tools && value.tools !== undefined && value.tools.length > 0) {
+    return Either.left(unsupported(info, model, "tools", "tool calling"))
+  }
+  if (!caps.jsonSchema && value.response_format?.type === "json_schema") {
+    return Either.left(unsupported(info, model, "jsonSchema", "JSON Schema response formats"))
+  }
+  if (!caps.vision && hasImage(value)) return Either.left(unsupported(info, model, "vision", "image inputs"))
+  return Either.right(value.model === model ? value as ResolvedChatRequest : { ...value, model })
+}
+
+/**
+ * Builds the service from a provider's wire-level functions, adding validation (an invalid request
+ * fails with `InvalidRequestError` and nothing is sent), the default model, capability checks,
+ * retries (a stream only before its first chunk) and spans.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: MakeOptions): Service => {
+  const { info } = options
+  const embedImpl = options.embed
+
+  const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
+    Effect.suspend(() => {
+      const checked = checkChat(info, request, false)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const resolved = checked.right
+      return options.chat(resolved).pipe(
+        Retry.retry(options.retry, { provider: info.name, model: resolved.model }),
+        Effect.withSpan("LlmProvider.chat", {
+          kind: "client",
+          attributes: { "gen_ai.system": info.name, "gen_ai.operation.name": "chat", "gen_ai.request.model": resolved.model }
+        })
+      )
+    })
+
+  const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
+    Stream.suspend(() => {
+      const checked = checkChat(info, request, true)
+      if (Either.isLeft(checked)) return Stream.fail(checked.left)
+      const resolved = checked.right
+      return options.stream(resolved).pipe(
+        Retry.retryStream(options.retry, { provider: info.name, model: resolved.model })
+      )
+    })
+
+  const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
+    Effect.suspend(() => {
+      const decoded = decodeEmbeddingRequest(request)
+      if (Either.isLeft(decoded)) return Effect.fail(invalidRequest(info.name, decoded.left))
+      const value = decoded.right
+      const model = value.model ?? info.defaultModel
+      if (embedImpl === undefined || !info.capabilities.embeddings) {
+        return Effect.fail(unsupported(info, model, "embeddings", "embeddings"))
+      }
+      if (model === undefined) return Effect.fail(missingModel(info))
+      return embedImpl(value.model === model ? value as ResolvedEmbeddingRequest : { ...value, model }).pipe(
+        Retry.retry(options.retry, { provider: info.name, model }),
+        Effect.withSpan("LlmProvider.embed", {
+          kind: "client",
+          attributes: {
+            "gen_ai.system": info.name,
+            "gen_ai.operation.name": "embeddings",
+            "gen_ai.request.model": model
+          }
+        })
+      )
+    })
+
+  return { info, chat, stream, embed }
+}
+
+/**
+ * Sends a chat request through the `LlmProvider` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError, LlmProvider> =>
+  Effect.flatMap(LlmProvider, (provider) => provider.chat(request))
+
+/**
+ * Streams a chat response from the `LlmProvider` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError, LlmProvider> =>
+  Stream.unwrap(Effect.map(LlmProvider, (provider) => provider.stream(request)))
+
+/**
+ * Embeds input through the `LlmProvider` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError, LlmProvider> =>
+  Effect.flatMap(LlmProvider, (provider) => provider.embed(request))
+
+/**
+ * The `ProviderInfo` of the `LlmProvider` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const info: Effect.Effect<ProviderInfo, never, LlmProvider> = Effect.map(LlmProvider, (provider) => provider.info)

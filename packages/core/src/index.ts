@@ -1,0 +1,21 @@
+/**
+ * @llm-api-router/core: the domain (OpenAI-shaped requests, responses and chunks), the errors, the
+ * `LlmProvider` service, retries, the SSE and NDJSON decoders and the HTTP layer.
+ *
+ * @since 0.1.0
+ */
+export * from "./Domain.js"
+export * from "./LlmError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sse from "./Sse.js"
+/**
+ * @since 0.1.0
+ */
+export * as Ndjson from "./Ndjson.js"
+/**
+ * @since 0.1.0
+ */
+export * as LlmProvider from "./LlmProvider.js"
