@@ -1,0 +1,131 @@
+/**
+ * Server-Sent Events decoding (WHATWG HTML, "Parsing an event stream"): bytes in, events out.
+ *
+ * This is the framing under every OpenAI-compatible stream. Unlike `@effect/experimental/Sse` it cannot fail and
+ * sets no size limit (memory follows the largest event; the caller's timeouts bound a runaway stream), and it
+ * ignores `retry:` instead of sleeping: reconnecting is the caller's policy, not the framing's.
+ *
+ * @since 0.1.0
+ */
+import type * as Stream from "effect/Stream"
+import * as LineDecoder from "./internal/lineDecoder.js"
+
+/**
+ * One dispatched event.
+ *
+ * - `event`: the `event:` field, `undefined` when absent or empty (the spec's default type, "message").
+ * - `data`: the `data:` lines joined with "\n"; `""` for an event made of one bare `data:` line.
+ * - `id`: the last event ID, which persists from event to event until another `id:` line changes it (an `id:`
+ *   with an empty value resets it to `undefined`; one containing U+0000 is ignored).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Event {
+  readonly event: string | undefined
+  readonly data: string
+  readonly id: string | undefined
+}
+
+/**
+ * A stateful, synchronous decoder: `push` takes each byte chunk as it arrives and returns the events it completes
+ * (often none); `end` is called once at end of input. The work per push is proportional to the chunk's size.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Decoder {
+  readonly push: (chunk: Uint8Array) => Array<Event>
+  /**
+   * Signals end of input. Per the spec an event without its terminating blank line is incomplete and discarded,
+   * so this returns no events; the decoder is reset and may be reused for a new stream.
+   */
+  readonly end: () => Array<Event>
+}
+
+const SPACE = 32
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDecoder = (): Decoder => {
+  let out: Array<Event> = []
+  // The event being assembled. `dataLines` counts `data` fields: the spec's "data buffer is empty" test, which
+  // must tell no data line apart from one empty data line.
+  let data = ""
+  let dataLines = 0
+  let eventType: string | undefined = undefined
+  let lastEventId: string | undefined = undefined
+
+  const onLine = (line: string): void => {
+    const length = line.length
+    if (length === 0) {
+      if (dataLines > 0) out.push({ event: eventType, data, id: lastEventId })
+      data = ""
+      dataLines = 0
+      eventType = undefined
+      return
+    }
+    const colon = line.indexOf(":")
+    if (colon === 0) return // a comment, such as ": keep-alive"
+    // The field name is compared in place (length, then prefix) so that no field string is allocated per line.
+    const nameLength = colon === -1 ? length : colon
+    let valueStart = colon === -1 ? length : colon + 1
+    if (valueStart < length && line.charCodeAt(valueStart) === SPACE) valueStart++
+    switch (nameLength) {
+      case 4: {
+        if (line.startsWith("data")) {
+          const value = line.slice(valueStart)
+          data = dataLines === 0 ? value : data + "\n" + value
+          dataLines++
+        }
+        return
+      }
+      case 5: {
+        if (line.startsWith("event")) {
+          eventType = valueStart === length ? undefined : line.slice(valueStart)
+        }
+        // "retry" is deliberately ignored
+        return
+      }
+      case 2: {
+        if (line.startsWith("id")) {
+          const value = line.slice(valueStart)
+          if (!value.includes("\u0000")) lastEventId = value.length === 0 ? undefined : value
+        }
+        return
+      }
+    }
+  }
+
+  const lines = LineDecoder.make({ lonelyCr: true, onLine })
+
+  return {
+    push: (chunk) => {
+      out = []
+      lines.push(chunk)
+      return out
+    },
+    end: () => {
+      out = []
+      // the unterminated last line, if any, belongs to an incomplete event: dropped with it
+      lines.end()
+      data = ""
+      dataLines = 0
+      eventType = undefined
+      lastEventId = undefined
+      return out
+    }
+  }
+}
+
+/**
+ * Decodes a byte stream into its events. The decoding runs once per upstream chunk (not per byte or per line);
+ * each event is one element of the resulting stream. Every run of the stream gets a fresh decoder.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Event, E, R> =>
+  LineDecoder.decodeStream(self, makeDecoder)
