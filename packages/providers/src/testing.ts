@@ -1,0 +1,32 @@
+/**
+ * Fake provider servers for tests that must cross a real socket (`@llm-api-router/providers/testing`).
+ *
+ * `FakeServer` is the protocol-agnostic loopback server (scripted replies, request recording, fault injection);
+ * `FakeOpenAi` builds OpenAI-compatible replies for it and can answer requests by itself.
+ *
+ * @example
+ * ```ts
+ * import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
+ *
+ * const server = await FakeServer.start()
+ * server.enqueue(FakeOpenAi.streamReply([chunk1, chunk2], { split: 7, chunkDelay: 5 }))
+ * // point a provider's baseUrl at `${server.url}/v1`, run it, then assert on server.requests
+ * await server.close()
+ * ```
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * A loopback HTTP server that replays scripted replies, records requests and injects transport faults.
+ *
+ * @since 0.1.0
+ */
+export * as FakeServer from "./FakeServer.js"
+
+/**
+ * OpenAI-compatible replies (SSE streams, JSON and error bodies) and an auto-responder for `FakeServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeOpenAi from "./FakeOpenAi.js"
