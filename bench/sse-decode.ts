@@ -1,7 +1,7 @@
 /**
  * SSE decoding throughput: our `Sse` decoder against `@effect/experimental/Sse`.
  *
- * Input: the recorded OpenAI stream (fixtures/recorded/openai/openai-text.chunks.txt) framed as SSE, repeated to
+ * Input: the recorded OpenAI stream (packages/providers/test/recorded/openai/openai-text.chunks.txt) framed as SSE, repeated to
  * about 10 MB and cut into 1 KiB chunks, as a socket would deliver it.
  *
  *   pnpm exec tsx --conditions=source bench/sse-decode.ts
@@ -34,7 +34,7 @@ const ExperimentalSse: ExperimentalSse = await import(
   pathToFileURL(coreRequire.resolve("@effect/experimental/Sse")).href
 )
 
-const fixture = new URL("../../shared/fixtures/recorded/openai/openai-text.chunks.txt", import.meta.url)
+const fixture = new URL("../packages/providers/test/recorded/openai/openai-text.chunks.txt", import.meta.url)
 const lines = readFileSync(fixture, "utf8").split("\n").filter((line) => line.length > 0)
 const once = lines.map((line) => `data: ${line}\n\n`).join("") + "data: [DONE]\n\n"
 const target = 10 * 1024 * 1024
