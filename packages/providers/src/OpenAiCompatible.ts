@@ -1,0 +1,266 @@
+/**
+ * Any server that speaks OpenAI's Chat Completions and Embeddings protocol: vLLM, LM Studio,
+ * llama.cpp, Groq, xAI, Together, a corporate gateway. `OpenAi` is this with OpenAI's defaults, and
+ * the OpenAI dialects (DeepSeek, OpenRouter, Zhipu) are this with their differences.
+ *
+ * @since 0.1.0
+ */
+import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
+import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as codec from "./internal/openai/codec.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The provider's name in errors, spans and `info`; default `"openai-compatible"`. */
+  readonly name?: string | undefined
+  /** The API's base URL including its version prefix, e.g. `http://localhost:8000/v1`. */
+  readonly baseUrl: string
+  /** Sent as `Authorization: Bearer …`; leave out for servers without keys. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  readonly defaultModel?: string | undefined
+  /** Extra headers on every request. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** A bare duration bounds the whole call; an object sets each phase. */
+  readonly timeout?: Duration.DurationInput | HttpTransport.Timeouts | undefined
+  /** A `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`. */
+  readonly retry?: Retry.RetryOption | undefined
+  /** What the server can do; all on by default. */
+  readonly capabilities?: Partial<LlmProvider.Capabilities> | undefined
+}
+
+/**
+ * The differences of an OpenAI dialect from the plain protocol. Every hook is optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Dialect {
+  /** Maps an error before OpenAI's table; `undefined` falls through to it. */
+  readonly classifyError?: ((info: codec.ErrorInfo) => LlmError | undefined) | undefined
+  /** Adjusts the wire body of a chat request. */
+  readonly chatBody?:
+    | ((body: Record<string, unknown>, request: LlmProvider.ResolvedChatRequest) => Record<string, unknown>)
+    | undefined
+  /** Extra headers computed once, when the layer is built. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+const allCapabilities: LlmProvider.Capabilities = {
+  streaming: true,
+  tools: true,
+  embeddings: true,
+  vision: true,
+  jsonSchema: true
+}
+
+const isTimeouts = (u: Options["timeout"]): u is HttpTransport.Timeouts =>
+  typeof u === "object" && u !== null && !Duration.isDuration(u) && !Array.isArray(u) &&
+  ("firstByte" in u || "idle" in u || "total" in u || Object.keys(u).length === 0)
+
+/**
+ * Per-phase timeouts from the `timeout` option: a bare duration bounds the whole call (and, as no
+ * phase can outlast the call, every phase).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const timeouts = (timeout: Options["timeout"]): HttpTransport.Timeouts | undefined => {
+  if (timeout === undefined) return undefined
+  if (isTimeouts(timeout)) return timeout
+  const total = Duration.decode(timeout)
+  const cap = (d: Duration.DurationInput) => Duration.min(Duration.decode(d), total)
+  return {
+    total,
+    firstByte: cap(HttpTransport.defaultTimeouts.firstByte),
+    idle: cap(HttpTransport.defaultTimeouts.idle)
+  }
+}
+
+const trimSlash = (url: string) => url.endsWith("/") ? url.slice(0, -1) : url
+
+const checkBaseUrl = (name: string, baseUrl: string): string => {
+  let parsed: URL
+  try {
+    parsed = new URL(baseUrl)
+  } catch {
+    throw new InvalidRequestError({
+      provider: name,
+      source: "client",
+      param: "baseUrl",
+      message: `${name}: baseUrl is not a URL: ${JSON.stringify(baseUrl)}`
+    })
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new InvalidRequestError({
+      provider: name,
+      source: "client",
+      param: "baseUrl",
+      message: `${name}: baseUrl must be http or https: ${JSON.stringify(baseUrl)}`
+    })
+  }
+  return trimSlash(baseUrl)
+}
+
+/**
+ * Builds the service for an OpenAI dialect: the plain protocol when `dialect` is left out.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDialect = (
+  options: Options,
+  dialect: Dialect = {}
+): Effect.Effect<LlmProvider.Service, InvalidRequestError, Http.HttpClient> =>
+  Effect.gen(function*() {
+    const name = options.name ?? "openai-compatible"
+    const baseUrl = yield* Effect.try({
+      try: () => checkBaseUrl(name, options.baseUrl),
+      catch: (e) => e as InvalidRequestError
+    })
+    const dialectClassify = dialect.classifyError
+    const classify = dialectClassify === undefined
+      ? codec.classifyError
+      : (info: codec.ErrorInfo) => dialectClassify(info) ?? codec.classifyError(info)
+    const transport = yield* HttpTransport.make({
+      provider: name,
+      timeouts: timeouts(options.timeout),
+      secrets: options.apiKey ? [options.apiKey] : [],
+      mapError: (response, context) => codec.errorFromResponse(classify, name, response, context.model)
+    })
+
+    // Built once: every request shares these.
+    const baseHeaders: Record<string, string> = {
+      ...dialect.headers,
+      ...options.headers,
+      ...(options.apiKey ? { authorization: `Bearer ${Redacted.value(options.apiKey)}` } : {})
+    }
+    const jsonHeaders = { accept: "application/json", ...baseHeaders }
+    const streamHeaders = { accept: "text/event-stream", ...baseHeaders }
+    const chatUrl = `${baseUrl}/chat/completions`
+    const embeddingsUrl = `${baseUrl}/embeddings`
+    const chatBody = dialect.chatBody
+      ? (request: LlmProvider.ResolvedChatRequest, stream: boolean) =>
+        dialect.chatBody!(codec.chatBody(request, stream), request)
+      : codec.chatBody
+
+    const chat = (request: LlmProvider.ResolvedChatRequest): Effect.Effect<ChatCompletion, LlmError> =>
+      Effect.flatMap(
+        transport.json(
+          { method: "POST", url: chatUrl, headers: jsonHeaders, body: chatBody(request, false) },
+          { model: request.model }
+        ),
+        (response) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            if (codec.embeddedError(response.json)) {
+              return Effect.fail(codec.errorFromEmbedded(
+                classify,
+                name,
+                request.model,
+                response.json,
+                JSON.stringify(response.json),
+                response.requestId,
+                response.headers
+              ))
+            }
+            return codec.completion(name, request.model, response.json, Math.floor(now / 1000))
+          })
+      )
+
+    const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
+      Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
+        const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
+        const chunks = transport.stream(
+          { method: "POST", url: chatUrl, headers: streamHeaders, body: chatBody(request, true) },
+          { model: request.model }
+        ).pipe(
+          Sse.decode,
+          // `[DONE]` ends the stream even if the server keeps the connection open.
+          Stream.takeWhile((event) => event.data !== "[DONE]" || ((state.done = true), false)),
+          Stream.mapChunksEffect((events) => {
+            const out: Array<ChatCompletionChunk> = []
+            for (const event of events) {
+              const result = codec.streamEvent(classify, state, event)
+              if (Either.isLeft(result)) return Effect.fail(result.left)
+              if (result.right !== undefined) out.push(result.right)
+            }
+            return Effect.succeed(Chunk.unsafeFromArray(out))
+          })
+        )
+        const ending = Stream.suspend(() => {
+          const end = state.end()
+          return Either.isLeft(end) ? Stream.fail(end.left) : Stream.fromIterable(end.right)
+        })
+        return Stream.concat(chunks, ending)
+      }))
+
+    const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
+      Effect.flatMap(
+        transport.json(
+          { method: "POST", url: embeddingsUrl, headers: jsonHeaders, body: codec.embeddingBody(request) },
+          { model: request.model }
+        ),
+        (response) => codec.embeddings(name, request.model, response.json)
+      )
+
+    return LlmProvider.make({
+      info: {
+        name,
+        defaultModel: options.defaultModel,
+        capabilities: { ...allCapabilities, ...options.capabilities }
+      },
+      retry: options.retry,
+      chat,
+      stream,
+      embed
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<LlmProvider.Service, InvalidRequestError, Http.HttpClient> => makeDialect(options)
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<LlmProvider.LlmProvider, InvalidRequestError, Http.HttpClient> =>
+  Layer.effect(LlmProvider.LlmProvider, make(options))
+
+/**
+ * Reads `OPENAI_COMPATIBLE_BASE_URL`, `OPENAI_COMPATIBLE_API_KEY` (optional) and
+ * `OPENAI_COMPATIBLE_MODEL` (optional); `options` take precedence.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Partial<Options> = {}
+): Layer.Layer<LlmProvider.LlmProvider, ConfigError.ConfigError | InvalidRequestError, Http.HttpClient> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const baseUrl = options.baseUrl ?? (yield* Config.string("OPENAI_COMPATIBLE_BASE_URL"))
+    const apiKey = options.apiKey ??
+      Option.getOrUndefined(yield* Config.option(Config.redacted("OPENAI_COMPATIBLE_API_KEY")))
+    const defaultModel = options.defaultModel ??
+      Option.getOrUndefined(yield* Config.option(Config.string("OPENAI_COMPATIBLE_MODEL")))
+    return layer({ ...options, baseUrl, apiKey, defaultModel })
+  }))

@@ -1,0 +1,662 @@
+/**
+ * The OpenAI-compatible codec: our request → the wire request, the wire response, stream events and
+ * errors → ours. Dialects (DeepSeek, OpenRouter, Zhipu, …) reuse it and declare only what differs.
+ *
+ * @internal
+ */
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionChunkChoice,
+  ChatCompletionMessage,
+  EmbeddingResponse,
+  FinishReason,
+  LlmProvider,
+  Sse,
+  ToolCall,
+  ToolCallDelta,
+  Usage
+} from "@llm-api-router/core"
+import {
+  AuthenticationError,
+  ContentFilterError,
+  ContextLengthError,
+  InvalidRequestError,
+  type LlmError,
+  NetworkError,
+  PermissionDeniedError,
+  ProviderError,
+  QuotaExceededError,
+  RateLimitError,
+  ResponseDecodeError,
+  Retry
+} from "@llm-api-router/core"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as wire from "./wire.js"
+
+// ---------------------------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------------------------
+
+/** What we know about a failure, from a non-2xx response or an error event inside a stream. */
+export interface ErrorInfo {
+  readonly provider: string
+  readonly model: string | undefined
+  /** The HTTP status, when the error came with one (an error event in a 200 stream has none). */
+  readonly status: number | undefined
+  readonly message: string
+  readonly type: string | undefined
+  readonly code: string | undefined
+  readonly param: string | undefined
+  readonly requestId: string | undefined
+  readonly body: string | undefined
+  readonly headers: Readonly<Record<string, string>>
+}
+
+const MAX_BODY_IN_ERROR = 2048
+
+const truncate = (text: string): string =>
+  text.length <= MAX_BODY_IN_ERROR ? text : `${text.slice(0, MAX_BODY_IN_ERROR)}… (${text.length} characters)`
+
+const codeToString = (code: string | number | null | undefined): string | undefined =>
+  code === null || code === undefined ? undefined : String(code)
+
+/**
+ * Reads an error body in any of the shapes servers use: `{"error": {...}}`, the inner object bare,
+ * `{"error": "text"}`, or text that is not JSON at all (a proxy's HTML page).
+ */
+export const readErrorBody = (json: unknown): {
+  readonly message: string | undefined
+  readonly type: string | undefined
+  readonly code: string | undefined
+  readonly param: string | undefined
+} => {
+  if (typeof json !== "object" || json === null) return { message: undefined, type: undefined, code: undefined, param: undefined }
+  const inner = "error" in json ? (json as { readonly error: unknown }).error : json
+  if (typeof inner === "string") return { message: inner, type: undefined, code: undefined, param: undefined }
+  const decoded = wire.decodeErrorBody(inner)
+  if (Either.isLeft(decoded)) return { message: undefined, type: undefined, code: undefined, param: undefined }
+  const body = decoded.right
+  return {
+    message: body.message ?? undefined,
+    type: body.type ?? undefined,
+    code: codeToString(body.code),
+    param: body.param ?? undefined
+  }
+}
+
+const describe = (info: ErrorInfo): string => {
+  const facts: Array<string> = []
+  if (info.status !== undefined) facts.push(`HTTP ${info.status}`)
+  if (info.code !== undefined) facts.push(`code ${info.code}`)
+  else if (info.type !== undefined) facts.push(`type ${info.type}`)
+  const suffix = facts.length > 0 ? ` (${facts.join(", ")})` : ""
+  return `${info.provider}: ${info.message}${suffix}`
+}
+
+const fields = (info: ErrorInfo) => ({
+  provider: info.provider,
+  message: describe(info),
+  ...(info.model !== undefined ? { model: info.model } : {}),
+  ...(info.status !== undefined ? { status: info.status } : {}),
+  ...(info.requestId !== undefined ? { requestId: info.requestId } : {}),
+  ...(info.code !== undefined ? { code: info.code } : {}),
+  ...(info.body !== undefined ? { body: info.body } : {})
+})
+
+const contextLengthPattern = /context[ _]length|maximum context|too many tokens|context window/i
+
+/**
+ * OpenAI's error table (protocols §2.7). The provider's own code decides first, because a status is
+ * ambiguous: a 429 is a rate limit, or (`insufficient_quota`) an empty account that no retry fixes.
+ */
+export const classifyError = (info: ErrorInfo): LlmError => {
+  const code = info.code ?? info.type
+  switch (code) {
+    case "insufficient_quota":
+    case "billing_hard_limit_reached":
+    case "billing_not_active":
+      return new QuotaExceededError(fields(info))
+    case "context_length_exceeded":
+    case "string_above_max_length":
+      return new ContextLengthError(fields(info))
+    case "content_filter":
+    case "content_policy_violation":
+      return new ContentFilterError(fields(info))
+    case "invalid_api_key":
+    case "authentication_error":
+      return new AuthenticationError(fields(info))
+    case "rate_limit_exceeded":
+      return rateLimit(info)
+  }
+  const status = info.status
+  if (status === undefined) {
+    // An error event inside a 200 stream: the type is all there is to go by.
+    if (info.type === "invalid_request_error") return invalidRequest(info)
+    return new ProviderError(fields(info))
+  }
+  if (status === 400 && contextLengthPattern.test(info.message)) return new ContextLengthError(fields(info))
+  switch (status) {
+    case 401:
+      return new AuthenticationError(fields(info))
+    case 402:
+      return new QuotaExceededError(fields(info))
+    case 403:
+      return new PermissionDeniedError(fields(info))
+    case 408:
+    case 409:
+      // Request timeout and lock conflict: transient on the server's side, worth retrying.
+      return new ProviderError(fields(info))
+    case 429:
+      return rateLimit(info)
+  }
+  if (status >= 500) return new ProviderError(fields(info))
+  return invalidRequest(info)
+}
+
+const rateLimit = (info: ErrorInfo): RateLimitError =>
+  new RateLimitError({ ...fields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
+
+const invalidRequest = (info: ErrorInfo): InvalidRequestError =>
+  new InvalidRequestError({
+    ...fields(info),
+    source: "provider",
+    ...(info.param !== undefined ? { param: info.param } : {})
+  })
+
+/** Maps a non-2xx HTTP response to our error. */
+export const errorFromResponse = (
+  classify: (info: ErrorInfo) => LlmError,
+  provider: string,
+  response: {
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: string
+    readonly json: unknown
+    readonly requestId: string | undefined
+  },
+  model: string | undefined
+): LlmError => {
+  const parsed = readErrorBody(response.json)
+  const text = response.body.trim()
+  const message = parsed.message ??
+    (response.json === undefined && text !== ""
+      ? `unexpected ${response.status} response: ${truncate(text).slice(0, 200)}`
+      : `HTTP ${response.status} with no error message`)
+  return classify({
+    provider,
+    model,
+    status: response.status,
+    message,
+    type: parsed.type,
+    code: parsed.code,
+    param: parsed.param,
+    requestId: response.requestId,
+    body: text === "" ? undefined : truncate(text),
+    headers: response.headers
+  })
+}
+
+/**
+ * Maps an error that arrived inside a 200: a body or stream event holding `{"error": …}`. Servers
+ * that put an HTTP-like number in `code` mean that status.
+ */
+export const errorFromEmbedded = (
+  classify: (info: ErrorInfo) => LlmError,
+  provider: string,
+  model: string | undefined,
+  json: unknown,
+  body: string,
+  requestId: string | undefined,
+  headers: Readonly<Record<string, string>>
+): LlmError => {
+  const parsed = readErrorBody(json)
+  const status = Number(parsed.code)
+  return classify({
+    provider,
+    model,
+    status: Number.isInteger(status) && status >= 400 && status < 600 ? status : undefined,
+    message: parsed.message ?? "the response holds an error",
+    type: parsed.type,
+    code: parsed.code,
+    param: parsed.param,
+    requestId,
+    body: truncate(body),
+    headers
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// finish reasons and usage
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Maps a wire `finish_reason`. `tool_calls` whenever the model called a tool, whatever the server
+ * said (a forced tool choice can come back as `stop`).
+ */
+export const finishReason = (raw: string, calledTools: boolean): FinishReason => {
+  if (calledTools) return "tool_calls"
+  switch (raw) {
+    case "length":
+    case "max_tokens":
+      return "length"
+    case "tool_calls":
+    case "function_call":
+      return "tool_calls"
+    case "content_filter":
+    case "sensitive":
+      return "content_filter"
+    default:
+      return "stop"
+  }
+}
+
+const num = (n: number | null | undefined): number => n ?? 0
+
+/** Normalises usage: missing counts become 0, `null` details are dropped; nothing is recomputed. */
+export const usage = (u: wire.WireUsage): Usage => {
+  const prompt = num(u.prompt_tokens)
+  const completion = num(u.completion_tokens)
+  const out: {
+    prompt_tokens: number
+    completion_tokens: number
+    total_tokens: number
+    prompt_tokens_details?: Usage["prompt_tokens_details"]
+    completion_tokens_details?: Usage["completion_tokens_details"]
+  } = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: u.total_tokens ?? prompt + completion
+  }
+  const pd = u.prompt_tokens_details
+  if (pd) {
+    out.prompt_tokens_details = {
+      ...(pd.cached_tokens != null ? { cached_tokens: pd.cached_tokens } : {}),
+      ...(pd.audio_tokens != null ? { audio_tokens: pd.audio_tokens } : {})
+    }
+  }
+  const cd = u.completion_tokens_details
+  if (cd) {
+    out.completion_tokens_details = {
+      ...(cd.reasoning_tokens != null ? { reasoning_tokens: cd.reasoning_tokens } : {}),
+      ...(cd.audio_tokens != null ? { audio_tokens: cd.audio_tokens } : {}),
+      ...(cd.accepted_prediction_tokens != null ? { accepted_prediction_tokens: cd.accepted_prediction_tokens } : {}),
+      ...(cd.rejected_prediction_tokens != null ? { rejected_prediction_tokens: cd.rejected_prediction_tokens } : {})
+    }
+  }
+  return out
+}
+
+let idCounter = 0
+/** Ids for tool calls a server sent without one; unique within the process. */
+export const generateId = (prefix: string): string =>
+  `${prefix}${Date.now().toString(36)}${(idCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`
+
+const argumentsText = (args: string | Readonly<Record<string, unknown>> | null | undefined): string =>
+  args === null || args === undefined ? "" : typeof args === "string" ? args : JSON.stringify(args)
+
+// ---------------------------------------------------------------------------------------------
+// request
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The wire body of a chat request. Our request already has OpenAI's shape; what changes is the
+ * stream flag, usage always being asked for, and tool-call arguments that some servers reject when
+ * empty.
+ */
+export const chatBody = (
+  request: LlmProvider.ResolvedChatRequest,
+  stream: boolean
+): Record<string, unknown> => {
+  const body: Record<string, unknown> = { ...request, messages: request.messages.map(replayableMessage) }
+  if (stream) {
+    body.stream = true
+    body.stream_options = { ...request.stream_options, include_usage: true }
+  } else {
+    delete body.stream_options
+  }
+  return body
+}
+
+const replayableMessage = <M extends LlmProvider.ResolvedChatRequest["messages"][number]>(message: M): M => {
+  if (message.role !== "assistant" || message.tool_calls === undefined) return message
+  if (!message.tool_calls.some((call) => call.function.arguments === "")) return message
+  return {
+    ...message,
+    tool_calls: message.tool_calls.map((call) =>
+      call.function.arguments === "" ? { ...call, function: { ...call.function, arguments: "{}" } } : call
+    )
+  }
+}
+
+/** The wire body of an embeddings request: base64 unless the caller chose, 4 times fewer bytes. */
+export const embeddingBody = (request: LlmProvider.ResolvedEmbeddingRequest): Record<string, unknown> => ({
+  ...request,
+  encoding_format: request.encoding_format ?? "base64"
+})
+
+// ---------------------------------------------------------------------------------------------
+// non-streaming response
+// ---------------------------------------------------------------------------------------------
+
+const toolCalls = (calls: ReadonlyArray<wire.WireToolCall> | null | undefined): Array<ToolCall> | undefined => {
+  if (!calls || calls.length === 0) return undefined
+  return calls.map((call) => {
+    const args = argumentsText(call.function?.arguments)
+    return {
+      id: call.id || generateId("call_"),
+      type: "function" as const,
+      function: { name: call.function?.name ?? "", arguments: args === "" ? "{}" : args }
+    }
+  })
+}
+
+/** A decoded response body that turned out to be an error inside a 200 (some servers do that). */
+export const embeddedError = (json: unknown): boolean =>
+  typeof json === "object" && json !== null && "error" in json && (json as { error: unknown }).error != null
+
+const decodeError = (provider: string, model: string, what: string, detail: string) =>
+  new ResponseDecodeError({ provider, model, message: `${provider}: ${what}: ${detail}` })
+
+/** Maps a `chat.completion` body. */
+export const completion = (
+  provider: string,
+  model: string,
+  json: unknown,
+  nowSeconds: number
+): Either.Either<ChatCompletion, ResponseDecodeError> => {
+  const decoded = wire.decodeChatCompletion(json)
+  if (Either.isLeft(decoded)) {
+    return Either.left(decodeError(provider, model, "the chat completion does not match the protocol", decoded.left.message))
+  }
+  const body = decoded.right
+  if (body.choices.length === 0) {
+    return Either.left(decodeError(provider, model, "the chat completion has no choices", "choices: []"))
+  }
+  const choices = body.choices.map((choice, i) => {
+    const m = choice.message
+    const calls = toolCalls(m.tool_calls)
+    const reasoning = m.reasoning_content ?? m.reasoning
+    const message: ChatCompletionMessage = {
+      role: "assistant",
+      content: m.content ?? null,
+      ...(m.refusal != null ? { refusal: m.refusal } : {}),
+      ...(calls ? { tool_calls: calls } : {}),
+      ...(reasoning != null && reasoning !== "" ? { reasoning_content: reasoning } : {})
+    }
+    return {
+      index: choice.index ?? i,
+      message,
+      finish_reason: finishReason(choice.finish_reason ?? "stop", calls !== undefined),
+      logprobs: choice.logprobs ?? null
+    }
+  })
+  return Either.right({
+    id: body.id || generateId("chatcmpl-"),
+    object: "chat.completion",
+    created: body.created ?? nowSeconds,
+    model: body.model || model,
+    choices,
+    ...(body.usage ? { usage: usage(body.usage) } : {}),
+    ...(body.system_fingerprint != null ? { system_fingerprint: body.system_fingerprint } : {}),
+    ...(body.service_tier != null ? { service_tier: body.service_tier } : {}),
+    provider
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// streaming response
+// ---------------------------------------------------------------------------------------------
+
+interface ChoiceState {
+  roleSent: boolean
+  /** wire key ("i<index>" or "id<id>") → our dense, 0-based tool-call index */
+  readonly toolKeys: Map<string, number>
+  /** our index → whether its name was sent */
+  readonly named: Array<boolean>
+  lastTool: number
+}
+
+/**
+ * The per-stream state of the chunk normaliser. One is made for each call; nothing is shared.
+ *
+ * It turns wire chunks into our chunks: the role on the first chunk of each choice; tool-call
+ * deltas re-indexed densely from 0 in order of appearance (servers start at 1, omit the index, or
+ * send the whole call at once); `reasoning` renamed `reasoning_content`; finish reasons mapped;
+ * usage held back and emitted as the last chunk, with `choices: []`, whichever chunk carried it.
+ */
+export class StreamState {
+  id = ""
+  created = 0
+  model: string
+  done = false
+  finished = false
+  usage: Usage | undefined = undefined
+  private readonly choices = new Map<number, ChoiceState>()
+
+  constructor(readonly provider: string, model: string, readonly nowSeconds: number) {
+    this.model = model
+  }
+
+  private choice(index: number): ChoiceState {
+    let state = this.choices.get(index)
+    if (state === undefined) {
+      state = { roleSent: false, toolKeys: new Map(), named: [], lastTool: -1 }
+      this.choices.set(index, state)
+    }
+    return state
+  }
+
+  /** Handles one wire chunk; returns the chunk to emit, if any, or an error. */
+  chunk(json: unknown): Either.Either<ChatCompletionChunk | undefined, LlmError> {
+    const decoded = wire.decodeChunk(json)
+    if (Either.isLeft(decoded)) {
+      return Either.left(
+        decodeError(this.provider, this.model, "a stream chunk does not match the protocol", decoded.left.message)
+      )
+    }
+    const c = decoded.right
+    if (this.id === "" && c.id) {
+      this.id = c.id
+      if (c.created) this.created = c.created
+      if (c.model) this.model = c.model
+    }
+    if (c.usage) this.usage = usage(c.usage)
+    const wireChoices = c.choices
+    if (!wireChoices || wireChoices.length === 0) return Either.right(undefined)
+    const choices: Array<ChatCompletionChunkChoice> = []
+    for (let i = 0; i < wireChoices.length; i++) {
+      const wc = wireChoices[i]!
+      const index = wc.index ?? i
+      const state = this.choice(index)
+      const d = wc.delta
+      const delta: {
+        role?: "assistant"
+        content?: string
+        refusal?: string
+        reasoning_content?: string
+        tool_calls?: Array<ToolCallDelta>
+      } = {}
+      if (!state.roleSent) {
+        delta.role = "assistant"
+        state.roleSent = true
+      }
+      if (d) {
+        if (d.content != null && d.content !== "") delta.content = d.content
+        if (d.refusal != null && d.refusal !== "") delta.refusal = d.refusal
+        const reasoning = d.reasoning_content ?? d.reasoning
+        if (reasoning != null && reasoning !== "") delta.reasoning_content = reasoning
+        if (d.tool_calls && d.tool_calls.length > 0) delta.tool_calls = this.toolDeltas(state, d.tool_calls)
+      }
+      let finish: FinishReason | null = null
+      if (wc.finish_reason != null && wc.finish_reason !== "") {
+        finish = finishReason(wc.finish_reason, state.named.length > 0)
+        this.finished = true
+      }
+      if (delta.role === undefined && delta.content === undefined && delta.refusal === undefined &&
+        delta.reasoning_content === undefined && delta.tool_calls === undefined && finish === null) continue
+      choices.push({ index, delta, finish_reason: finish })
+    }
+    if (choices.length === 0) return Either.right(undefined)
+    return Either.right(this.make(choices))
+  }
+
+  private toolDeltas(state: ChoiceState, calls: ReadonlyArray<wire.WireToolCall>): Array<ToolCallDelta> {
+    const out: Array<ToolCallDelta> = []
+    for (const call of calls) {
+      const byIndex = call.index != null ? `i${call.index}` : undefined
+      const byId = call.id ? `id${call.id}` : undefined
+      let ours = byIndex !== undefined ? state.toolKeys.get(byIndex) : undefined
+      if (ours === undefined && byId !== undefined) ours = state.toolKeys.get(byId)
+      // A piece with neither index nor a known id continues the latest call, unless it names a new one.
+      if (ours === undefined && byIndex === undefined && byId === undefined && !call.function?.name) {
+        ours = state.lastTool >= 0 ? state.lastTool : undefined
+      }
+      const args = argumentsText(call.function?.arguments)
+      if (ours === undefined) {
+        ours = state.named.length
+        if (byIndex !== undefined) state.toolKeys.set(byIndex, ours)
+        if (byId !== undefined) state.toolKeys.set(byId, ours)
+        const name = call.function?.name
+        state.named.push(name !== undefined && name !== null && name !== "")
+        state.lastTool = ours
+        out.push({
+          index: ours,
+          id: call.id || generateId("call_"),
+          type: "function",
+          function: { ...(name ? { name } : {}), arguments: args }
+        })
+        continue
+      }
+      if (byId !== undefined) state.toolKeys.set(byId, ours)
+      state.lastTool = ours
+      const lateName = !state.named[ours] && call.function?.name ? call.function.name : undefined
+      if (lateName !== undefined) state.named[ours] = true
+      if (args === "" && lateName === undefined) continue
+      out.push({ index: ours, function: { ...(lateName !== undefined ? { name: lateName } : {}), arguments: args } })
+    }
+    return out
+  }
+
+  private make(choices: ReadonlyArray<ChatCompletionChunkChoice>, usageValue?: Usage): ChatCompletionChunk {
+    return {
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: this.created || this.nowSeconds,
+      model: this.model,
+      choices,
+      ...(usageValue !== undefined ? { usage: usageValue } : {}),
+      provider: this.provider
+    }
+  }
+
+  /**
+   * Called when the byte stream ends: the usage chunk if usage arrived, or a `NetworkError` when the
+   * stream was cut (neither a finish reason nor `[DONE]`: never report a truncated answer as done).
+   */
+  end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
+    if (!this.done && !this.finished) {
+      return Either.left(
+        new NetworkError({
+          provider: this.provider,
+          model: this.model,
+          message:
+            `${this.provider}: the stream ended before the response was complete (no finish_reason and no [DONE])`
+        })
+      )
+    }
+    if (this.id === "") this.id = generateId("chatcmpl-")
+    return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])
+  }
+}
+
+/**
+ * Reads one SSE event: `[DONE]` ends the stream, an `error` event or a JSON body with an `error` key
+ * fails it typed, anything else is a chunk.
+ */
+export const streamEvent = (
+  classify: (info: ErrorInfo) => LlmError,
+  state: StreamState,
+  event: Sse.Event
+): Either.Either<ChatCompletionChunk | undefined, LlmError> => {
+  const data = event.data
+  if (data === "[DONE]") {
+    state.done = true
+    return Either.right(undefined)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(data)
+  } catch {
+    return Either.left(
+      decodeError(state.provider, state.model, "a stream event is not JSON", truncate(data).slice(0, 200))
+    )
+  }
+  if (event.event === "error" || embeddedError(json)) {
+    return Either.left(errorFromEmbedded(classify, state.provider, state.model, json, truncate(data), undefined, {}))
+  }
+  return state.chunk(json)
+}
+
+// ---------------------------------------------------------------------------------------------
+// embeddings
+// ---------------------------------------------------------------------------------------------
+
+const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/** Decodes a base64 embedding: IEEE-754 float32, little-endian, 4 bytes per dimension. */
+export const decodeBase64Embedding = (text: string): Option.Option<Array<number>> => {
+  const bytes = Buffer.from(text, "base64")
+  if (bytes.length % 4 !== 0) return Option.none()
+  const n = bytes.length / 4
+  const out = new Array<number>(n)
+  if (littleEndian) {
+    const floats = new Float32Array(n)
+    new Uint8Array(floats.buffer).set(bytes)
+    for (let i = 0; i < n; i++) out[i] = floats[i]!
+  } else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true)
+  }
+  return Option.some(out)
+}
+
+/** Maps an embeddings body; vectors come back as numbers, in input order. */
+export const embeddings = (
+  provider: string,
+  model: string,
+  json: unknown
+): Either.Either<EmbeddingResponse, ResponseDecodeError> => {
+  const decoded = wire.decodeEmbeddingResponse(json)
+  if (Either.isLeft(decoded)) {
+    return Either.left(decodeError(provider, model, "the embeddings response does not match the protocol", decoded.left.message))
+  }
+  const body = decoded.right
+  const data: Array<EmbeddingResponse["data"][number]> = []
+  for (let i = 0; i < body.data.length; i++) {
+    const item = body.data[i]!
+    let vector: ReadonlyArray<number>
+    if (typeof item.embedding === "string") {
+      const floats = decodeBase64Embedding(item.embedding)
+      if (Option.isNone(floats)) {
+        return Either.left(
+          decodeError(provider, model, "a base64 embedding is not whole float32 values", `data[${i}].embedding`)
+        )
+      }
+      vector = floats.value
+    } else {
+      vector = item.embedding
+    }
+    data.push({ object: "embedding", index: item.index ?? i, embedding: vector })
+  }
+  data.sort((a, b) => a.index - b.index)
+  const prompt = body.usage?.prompt_tokens ?? 0
+  return Either.right({
+    object: "list",
+    data,
+    model: body.model || model,
+    usage: { prompt_tokens: prompt, total_tokens: body.usage?.total_tokens ?? prompt },
+    provider
+  })
+}
