@@ -19,3 +19,11 @@ export * as Ndjson from "./Ndjson.js"
  * @since 0.1.0
  */
 export * as LlmProvider from "./LlmProvider.js"
+/**
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"
+/**
+ * @since 0.1.0
+ */
+export * as ChatStream from "./ChatStream.js"
