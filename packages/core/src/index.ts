@@ -27,3 +27,11 @@ export * as Retry from "./Retry.js"
  * @since 0.1.0
  */
 export * as ChatStream from "./ChatStream.js"
+/**
+ * @since 0.1.0
+ */
+export * as Http from "./Http.js"
+/**
+ * @since 0.1.0
+ */
+export * as HttpTransport from "./HttpTransport.js"

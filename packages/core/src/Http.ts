@@ -1,0 +1,121 @@
+/**
+ * The HTTP connection pool: one undici `Agent` per layer, shared by every provider built on top of it, and
+ * destroyed (sockets closed, in-flight requests aborted) when the layer is released.
+ *
+ * Providers require `Http.HttpClient`, which is `@effect/platform`'s `HttpClient` tag; any layer providing that tag
+ * works (`NodeHttpClient.layerUndici`, a test fake), and this one is the tuned default.
+ *
+ * @since 0.1.0
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Undici from "@effect/platform-node/Undici"
+import * as PlatformHttpClient from "@effect/platform/HttpClient"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+/**
+ * The HTTP client service that providers require (the `@effect/platform` `HttpClient`, re-exported so that
+ * providers never import `@effect/platform` themselves).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HttpClient = PlatformHttpClient.HttpClient
+
+/**
+ * The tag of the HTTP client service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const HttpClient: Context.Tag<HttpClient, HttpClient> = PlatformHttpClient.HttpClient
+
+/**
+ * Options of the connection pool.
+ *
+ * - `connections`: the most sockets open at once to one origin (default 64). Requests beyond it queue.
+ * - `keepAliveTimeout`: how long an idle socket stays open for reuse when the server does not say (default 10
+ *   seconds; a server's `keep-alive: timeout=…` hint wins).
+ * - `pipelining`: requests sent on one socket before the previous response ended (default 1, no pipelining: LLM
+ *   calls are long, and one slow response would hold up the ones behind it).
+ * - `connectTimeout`: TCP connect plus TLS handshake (default 10 seconds). Exceeding it fails the call with
+ *   `TimeoutError { phase: "connect" }`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolOptions {
+  readonly connections?: number | undefined
+  readonly keepAliveTimeout?: Duration.DurationInput | undefined
+  readonly pipelining?: number | undefined
+  readonly connectTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The pool settings used when an option is absent.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultPoolOptions: {
+  readonly connections: number
+  readonly keepAliveTimeout: Duration.Duration
+  readonly pipelining: number
+  readonly connectTimeout: Duration.Duration
+} = {
+  connections: 64,
+  keepAliveTimeout: Duration.seconds(10),
+  pipelining: 1,
+  connectTimeout: Duration.seconds(10)
+}
+
+// undici takes milliseconds and reads a connect timeout of 0 as "none"
+const connectMillis = (input: Duration.DurationInput): number => {
+  const duration = Duration.decode(input)
+  return Duration.isFinite(duration) ? Math.max(1, Math.round(Duration.toMillis(duration))) : 0
+}
+
+// undici has no "forever" for keep-alive; its own ceiling for a server's keep-alive hint (10 minutes) stands in
+const keepAliveMillis = (input: Duration.DurationInput): number => {
+  const duration = Duration.decode(input)
+  return Duration.isFinite(duration) ? Math.max(1, Math.round(Duration.toMillis(duration))) : 600_000
+}
+
+const makeAgent = (options: PoolOptions): Undici.Agent =>
+  new Undici.Agent({
+    connections: options.connections ?? defaultPoolOptions.connections,
+    pipelining: options.pipelining ?? defaultPoolOptions.pipelining,
+    keepAliveTimeout: keepAliveMillis(options.keepAliveTimeout ?? defaultPoolOptions.keepAliveTimeout),
+    connectTimeout: connectMillis(options.connectTimeout ?? defaultPoolOptions.connectTimeout)
+  })
+
+/**
+ * An `HttpClient` over one undici `Agent` built from `options`, destroyed when the layer is released.
+ *
+ * Each call builds a new pool: build the layer once and share it (as a value) between the providers that should
+ * share connections.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: PoolOptions = {}): Layer.Layer<HttpClient> =>
+  NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
+    Layer.provide(Layer.scoped(
+      NodeHttpClient.Dispatcher,
+      Effect.acquireRelease(
+        Effect.sync(() => makeAgent(options)),
+        (agent) => Effect.promise(() => agent.destroy())
+      )
+    ))
+  )
+
+/**
+ * `layer()` with the default settings, built once: layers are memoised by reference, so every provider given this
+ * value within one `Effect.provide` shares a single pool.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDefault: Layer.Layer<HttpClient> = layer()

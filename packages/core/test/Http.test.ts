@@ -1,0 +1,175 @@
+import * as PlatformHttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as http from "node:http"
+import * as net from "node:net"
+import * as Http from "../src/Http.js"
+import * as HttpTransport from "../src/HttpTransport.js"
+import { ProviderError } from "../src/LlmError.js"
+
+interface TestServer {
+  readonly origin: string
+  readonly connections: () => number
+  /** Completes when the first client socket closes. */
+  readonly socketClosed: Effect.Effect<void>
+}
+
+/**
+ * A loopback server answering every request with `{"ok":true}`, counting connections. With `barrier`, it holds every
+ * answer until that many requests are in; with `delay`, it answers each one after that many milliseconds.
+ */
+const startServer = (
+  options: { readonly delay?: number; readonly barrier?: number } = {}
+): Effect.Effect<TestServer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const closed = yield* Deferred.make<void>()
+    let connections = 0
+    const held: Array<http.ServerResponse> = []
+    const answer = (res: http.ServerResponse) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{\"ok\":true}")
+    }
+    const server = http.createServer((req, res) => {
+      req.resume()
+      req.on("end", () => {
+        if (options.barrier !== undefined) {
+          held.push(res)
+          if (held.length === options.barrier) held.forEach(answer)
+        } else if (options.delay !== undefined) {
+          setTimeout(() => answer(res), options.delay)
+        } else {
+          answer(res)
+        }
+      })
+    })
+    server.on("connection", (socket) => {
+      connections++
+      socket.on("close", () => Deferred.unsafeDone(closed, Exit.void))
+    })
+    const port = yield* Effect.acquireRelease(
+      Effect.async<number>((resume) => {
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as { port: number }).port)))
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => resume(Effect.void))
+        })
+    )
+    return {
+      origin: `http://127.0.0.1:${port}`,
+      connections: () => connections,
+      // a guard, not a measurement: 5 s means the close never came
+      socketClosed: Deferred.await(closed).pipe(
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "the server never saw the socket close" }),
+        Effect.orDie
+      )
+    }
+  })
+
+const transport = HttpTransport.make({
+  provider: "test",
+  mapError: (response) => new ProviderError({ provider: "test", message: `status ${response.status}` })
+})
+
+const call = (t: HttpTransport.Transport, server: TestServer) =>
+  t.json({ method: "POST", url: `${server.origin}/v1/chat`, headers: {}, body: { n: 1 } }, { model: undefined })
+
+describe("Http", () => {
+  it("exports the platform's HttpClient tag, so any HttpClient layer satisfies providers", () => {
+    assert.strictEqual(Http.HttpClient, PlatformHttpClient.HttpClient)
+  })
+
+  it("layerDefault is one value, so it is memoised across providers", () => {
+    assert.strictEqual(Http.layerDefault, Http.layerDefault)
+    assert.notStrictEqual(Http.layer(), Http.layer())
+  })
+
+  it.scopedLive("sequential requests reuse one keep-alive socket", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const t = yield* transport
+      for (let i = 0; i < 5; i++) {
+        const result = yield* call(t, server)
+        assert.deepStrictEqual(result.json, { ok: true })
+      }
+      assert.strictEqual(server.connections(), 1)
+    }).pipe(Effect.provide(Http.layer())))
+
+  it.scopedLive("sequential streams reuse one keep-alive socket", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const t = yield* transport
+      for (let i = 0; i < 5; i++) {
+        const bytes = yield* Stream.runCollect(
+          t.stream({ method: "POST", url: `${server.origin}/v1/chat`, headers: {}, body: { n: 1 } }, {
+            model: undefined
+          })
+        )
+        assert.strictEqual(Buffer.concat(Chunk.toReadonlyArray(bytes)).toString("utf8"), "{\"ok\":true}")
+      }
+      assert.strictEqual(server.connections(), 1)
+    }).pipe(Effect.provide(Http.layer())))
+
+  it.scopedLive("`connections` caps the sockets per origin", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ delay: 30 })
+      const t = yield* transport
+      const results = yield* Effect.all(Array.from({ length: 6 }, () => call(t, server)), { concurrency: "unbounded" })
+      assert.strictEqual(results.length, 6)
+      assert.strictEqual(server.connections(), 2)
+    }).pipe(Effect.provide(Http.layer({ connections: 2 }))))
+
+  it.scopedLive("without a cap, concurrent requests open their own sockets", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ barrier: 6 })
+      const t = yield* transport
+      yield* Effect.all(Array.from({ length: 6 }, () => call(t, server)), { concurrency: "unbounded" })
+      assert.strictEqual(server.connections(), 6)
+    }).pipe(Effect.provide(Http.layer())))
+
+  it.scopedLive("releasing the layer destroys the pool and closes its idle sockets", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(Http.layer({ keepAliveTimeout: "1 minute" }), scope)
+      const t = yield* Effect.provide(transport, context)
+      yield* call(t, server)
+      yield* Scope.close(scope, Exit.void)
+      yield* server.socketClosed
+    }))
+
+  it.scopedLive("connectTimeout: a TLS handshake that never completes is TimeoutError connect", () =>
+    Effect.gen(function*() {
+      // accepts TCP connections and says nothing: the TLS handshake, part of connecting, never ends
+      const sockets = new Set<net.Socket>()
+      const silent = net.createServer((socket) => {
+        sockets.add(socket)
+        socket.on("error", () => {})
+      })
+      const port = yield* Effect.acquireRelease(
+        Effect.async<number>((resume) => {
+          silent.listen(0, "127.0.0.1", () => resume(Effect.succeed((silent.address() as net.AddressInfo).port)))
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            for (const socket of sockets) socket.destroy()
+            silent.close(() => resume(Effect.void))
+          })
+      )
+      const t = yield* transport
+      const error = yield* Effect.flip(
+        t.json({ method: "POST", url: `https://127.0.0.1:${port}/v1/chat`, headers: {}, body: {} }, { model: "m" })
+      )
+      assert.strictEqual(error._tag, "TimeoutError")
+      assert.strictEqual(error._tag === "TimeoutError" && error.phase, "connect")
+      assert.strictEqual(error.model, "m")
+      assert.include(error.message, `127.0.0.1:${port}`)
+    }).pipe(Effect.provide(Http.layer({ connectTimeout: 50 }))))
+})
