@@ -14,10 +14,10 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import {
-  ChatCompletionRequest,
-  EmbeddingRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingRequest,
   type EmbeddingResponse
 } from "./Domain.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
@@ -212,7 +212,12 @@ export const make = (options: MakeOptions): Service => {
         Retry.retry(options.retry, { provider: info.name, model: resolved.model }),
         Effect.withSpan("LlmProvider.chat", {
           kind: "client",
-          attributes: { "gen_ai.system": info.name, "gen_ai.operation.name": "chat", "gen_ai.request.model": resolved.model }
+          captureStackTrace: false,
+          attributes: {
+            "gen_ai.system": info.name,
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": resolved.model
+          }
         })
       )
     })
@@ -241,6 +246,7 @@ export const make = (options: MakeOptions): Service => {
         Retry.retry(options.retry, { provider: info.name, model }),
         Effect.withSpan("LlmProvider.embed", {
           kind: "client",
+          captureStackTrace: false,
           attributes: {
             "gen_ai.system": info.name,
             "gen_ai.operation.name": "embeddings",
@@ -286,4 +292,7 @@ export const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingRespons
  * @since 0.1.0
  * @category accessors
  */
-export const info: Effect.Effect<ProviderInfo, never, LlmProvider> = Effect.map(LlmProvider, (provider) => provider.info)
+export const info: Effect.Effect<ProviderInfo, never, LlmProvider> = Effect.map(
+  LlmProvider,
+  (provider) => provider.info
+)

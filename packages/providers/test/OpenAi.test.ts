@@ -98,7 +98,11 @@ describe("OpenAi: recorded responses replay through the real HTTP path", () => {
           assert.strictEqual(message.content ?? "", expected.content)
           assert.strictEqual(message.reasoning_content ?? "", expected.reasoning)
           assert.deepStrictEqual(
-            (message.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+            (message.tool_calls ?? []).map((c) => ({
+              id: c.id,
+              name: c.function.name,
+              arguments: c.function.arguments
+            })),
             expected.calls.map((c) => ({ ...c, arguments: c.arguments === "" ? "{}" : c.arguments }))
           )
           if (expected.calls.length > 0) assert.strictEqual(completion.choices[0]!.finish_reason, "tool_calls")
@@ -164,8 +168,14 @@ describe("OpenAi: recorded responses replay through the real HTTP path", () => {
       const server = yield* FakeServer.make()
       const body = loadJson("openai", "openai-embedding") as any
       server.enqueue(FakeOpenAi.jsonReply({ ...body, data: [...body.data].reverse() }))
-      const res = yield* withProvider(server, {}, (llm) => llm.embed({ model: "text-embedding-3-small", input: ["a", "b"] }))
-      assert.deepStrictEqual(res.data.map((d) => d.index), [0, 1])
+      const res = yield* withProvider(server, {}, (llm) =>
+        llm.embed({ model: "text-embedding-3-small", input: ["a", "b"] }))
+      assert.deepStrictEqual(
+        res.data.map((d) =>
+          d.index
+        ),
+        [0, 1]
+      )
       assert.deepStrictEqual(res.data[0]!.embedding, body.data[0].embedding)
       assert.deepStrictEqual(res.usage, { prompt_tokens: 12, total_tokens: 12 })
     }))
@@ -182,7 +192,11 @@ describe("OpenAi: the wire request", () => {
           messages: [
             { role: "system", content: "be brief" },
             { role: "user", content: "hi" },
-            { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "" } }] },
+            {
+              role: "assistant",
+              content: null,
+              tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "" } }]
+            },
             { role: "tool", tool_call_id: "c1", content: "42" }
           ],
           temperature: 0.2,
@@ -204,7 +218,11 @@ describe("OpenAi: the wire request", () => {
           { role: "system", content: "be brief" },
           { role: "user", content: "hi" },
           // an empty arguments string is replayed as "{}", which every server accepts
-          { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }]
+          },
           { role: "tool", tool_call_id: "c1", content: "42" }
         ],
         temperature: 0.2,
@@ -270,7 +288,11 @@ describe("OpenAi: the wire request", () => {
 describe("OpenAi: invalid input is rejected before any I/O", () => {
   const cases: ReadonlyArray<{ readonly name: string; readonly request: unknown; readonly param: string }> = [
     { name: "no messages", request: { model: "m", messages: [] }, param: "messages" },
-    { name: "an unknown role", request: { model: "m", messages: [{ role: "bot", content: "x" }] }, param: "messages[0].role" },
+    {
+      name: "an unknown role",
+      request: { model: "m", messages: [{ role: "bot", content: "x" }] },
+      param: "messages[0].role"
+    },
     {
       name: "a tool message without tool_call_id",
       request: { model: "m", messages: [{ role: "tool", content: "x" }] },
@@ -319,30 +341,70 @@ describe("OpenAi: the error-mapping table", () => {
   }> = [
     {
       status: 400,
-      error: { message: "Unsupported parameter: 'max_tokens'", type: "invalid_request_error", code: "unsupported_parameter" },
+      error: {
+        message: "Unsupported parameter: 'max_tokens'",
+        type: "invalid_request_error",
+        code: "unsupported_parameter"
+      },
       tag: "InvalidRequestError"
     },
     {
       status: 400,
-      error: { message: "This model's maximum context length is 128000 tokens.", type: "invalid_request_error", code: "context_length_exceeded" },
+      error: {
+        message: "This model's maximum context length is 128000 tokens.",
+        type: "invalid_request_error",
+        code: "context_length_exceeded"
+      },
       tag: "ContextLengthError"
     },
-    { status: 401, error: { message: "Incorrect API key provided", type: "invalid_request_error", code: "invalid_api_key" }, tag: "AuthenticationError" },
-    { status: 403, error: { message: "Country, region, or territory not supported", type: "request_forbidden", code: "unsupported_country_region_territory" }, tag: "PermissionDeniedError" },
-    { status: 404, error: { message: "The model `gpt-9` does not exist", type: "invalid_request_error", code: "model_not_found" }, tag: "InvalidRequestError" },
+    {
+      status: 401,
+      error: { message: "Incorrect API key provided", type: "invalid_request_error", code: "invalid_api_key" },
+      tag: "AuthenticationError"
+    },
+    {
+      status: 403,
+      error: {
+        message: "Country, region, or territory not supported",
+        type: "request_forbidden",
+        code: "unsupported_country_region_territory"
+      },
+      tag: "PermissionDeniedError"
+    },
+    {
+      status: 404,
+      error: { message: "The model `gpt-9` does not exist", type: "invalid_request_error", code: "model_not_found" },
+      tag: "InvalidRequestError"
+    },
     { status: 408, error: { message: "Request timed out" }, tag: "ProviderError" },
     { status: 409, error: { message: "Conflict" }, tag: "ProviderError" },
     { status: 413, error: { message: "Request entity too large" }, tag: "InvalidRequestError" },
     { status: 422, error: { message: "Unprocessable" }, tag: "InvalidRequestError" },
-    { status: 429, error: { message: "Rate limit reached for gpt-4.1-mini", type: "tokens", code: "rate_limit_exceeded" }, tag: "RateLimitError" },
-    { status: 429, error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" }, tag: "QuotaExceededError" },
+    {
+      status: 429,
+      error: { message: "Rate limit reached for gpt-4.1-mini", type: "tokens", code: "rate_limit_exceeded" },
+      tag: "RateLimitError"
+    },
+    {
+      status: 429,
+      error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" },
+      tag: "QuotaExceededError"
+    },
     { status: 402, error: { message: "Payment required" }, tag: "QuotaExceededError" },
     { status: 500, error: { message: "The server had an error", type: "server_error" }, tag: "ProviderError" },
     { status: 502, error: { message: "Bad gateway" }, tag: "ProviderError" },
-    { status: 503, error: { message: "The engine is currently overloaded", code: "server_is_overloaded" }, tag: "ProviderError" },
+    {
+      status: 503,
+      error: { message: "The engine is currently overloaded", code: "server_is_overloaded" },
+      tag: "ProviderError"
+    },
     { status: 504, error: { message: "Gateway timeout" }, tag: "ProviderError" },
     { status: 529, error: { message: "Overloaded" }, tag: "ProviderError" },
-    { status: 400, error: { message: "Content violates policy", code: "content_policy_violation" }, tag: "ContentFilterError" },
+    {
+      status: 400,
+      error: { message: "Content violates policy", code: "content_policy_violation" },
+      tag: "ContentFilterError"
+    },
     { status: 418, error: { message: "a teapot", code: 418 }, tag: "InvalidRequestError" }
   ]
   for (const row of rows) {
@@ -460,7 +522,14 @@ describe("OpenAi: streams that go wrong", () => {
       const server = yield* FakeServer.make()
       server.enqueue(FakeOpenAi.streamReply([
         ...textChunks.slice(0, 3),
-        { error: { message: "The server had an error while processing your request.", type: "server_error", param: null, code: null } }
+        {
+          error: {
+            message: "The server had an error while processing your request.",
+            type: "server_error",
+            param: null,
+            code: null
+          }
+        }
       ]))
       const error = yield* failure(withProvider(server, {}, (llm) => Stream.runDrain(llm.stream(hello))))
       assert.strictEqual(error._tag, "ProviderError")
@@ -472,7 +541,9 @@ describe("OpenAi: streams that go wrong", () => {
       const server = yield* FakeServer.make()
       server.enqueue({
         headers: { "content-type": "text/event-stream" },
-        body: `${FakeOpenAi.sse(textChunks.slice(0, 2), { done: false })}event: error\ndata: {"message":"overloaded","code":"overloaded"}\n\n`
+        body: `${
+          FakeOpenAi.sse(textChunks.slice(0, 2), { done: false })
+        }event: error\ndata: {"message":"overloaded","code":"overloaded"}\n\n`
       })
       const error = yield* failure(withProvider(server, {}, (llm) => Stream.runDrain(llm.stream(hello))))
       assert.strictEqual(error._tag, "ProviderError")
@@ -503,7 +574,9 @@ describe("OpenAi: retries", () => {
         FakeOpenAi.errorReply(429, { message: "slow down", code: "rate_limit_exceeded" }, { "retry-after-ms": "5000" }),
         FakeOpenAi.jsonReply(loadJson("openai", "openai-text"))
       )
-      const fiber = yield* Effect.fork(withProvider(server, { retry: { maxRetries: 2, jitter: false } }, (llm) => llm.chat(hello)))
+      const fiber = yield* Effect.fork(
+        withProvider(server, { retry: { maxRetries: 2, jitter: false } }, (llm) => llm.chat(hello))
+      )
       yield* Effect.promise(() => waitUntil(() => server.requests.length === 1))
       yield* TestClock.adjust("4900 millis")
       yield* Effect.promise(() => settle())
@@ -519,10 +592,13 @@ describe("OpenAi: retries", () => {
       const server = yield* FakeServer.make()
       server.setHandler(() => FakeOpenAi.errorReply(503, { message: "overloaded" }))
       const fiber = yield* Effect.fork(
-        failure(withProvider(server, { retry: { maxRetries: 2, initialDelay: "1 second", jitter: false } }, (llm) => llm.chat(hello)))
+        failure(withProvider(server, { retry: { maxRetries: 2, initialDelay: "1 second", jitter: false } }, (llm) =>
+          llm.chat(hello)))
       )
       for (let attempt = 1; attempt <= 2; attempt++) {
-        yield* Effect.promise(() => waitUntil(() => server.requests.length === attempt))
+        yield* Effect.promise(() =>
+          waitUntil(() => server.requests.length === attempt)
+        )
         yield* TestClock.adjust(Duration.seconds(2 ** attempt))
       }
       const error = yield* Fiber.join(fiber)
@@ -546,7 +622,11 @@ describe("OpenAi: retries", () => {
         withProvider(server, { retry: { maxRetries: 1, initialDelay: "1 second", jitter: false } }, (llm) =>
           ChatStream.toCompletion(llm.stream(hello)))
       )
-      yield* Effect.promise(() => waitUntil(() => server.requests.length === 1))
+      yield* Effect.promise(() =>
+        waitUntil(() =>
+          server.requests.length === 1
+        )
+      )
       yield* TestClock.adjust("1 second")
       const completion = yield* Fiber.join(fiber)
       assert.strictEqual(server.requests.length, 2)
@@ -590,9 +670,19 @@ describe("OpenAi: secrets", () => {
   it.scopedLive("the API key never appears in an error, even when the server echoes it", () =>
     Effect.gen(function*() {
       const server = yield* FakeServer.make()
-      server.enqueue(FakeOpenAi.errorReply(401, { message: `Incorrect API key provided: ${SECRET}`, code: "invalid_api_key" }))
+      server.enqueue(
+        FakeOpenAi.errorReply(401, { message: `Incorrect API key provided: ${SECRET}`, code: "invalid_api_key" })
+      )
       const error = yield* failure(withProvider(server, {}, (llm) => llm.chat(hello)))
-      for (const text of [error.message, String(error), JSON.stringify(error), error.body ?? "", Exit.fail(error).toString()]) {
+      for (
+        const text of [
+          error.message,
+          String(error),
+          JSON.stringify(error),
+          error.body ?? "",
+          Exit.fail(error).toString()
+        ]
+      ) {
         assert.notInclude(text, SECRET)
       }
       assert.strictEqual(error._tag, "AuthenticationError")

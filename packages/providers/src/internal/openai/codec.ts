@@ -28,36 +28,19 @@ import {
   ProviderError,
   QuotaExceededError,
   RateLimitError,
-  ResponseDecodeError,
+  type ResponseDecodeError,
   Retry
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { decodeError, errorFields, type ErrorInfo, generateId, truncate } from "../errors.js"
 import * as wire from "./wire.js"
+
+export type { ErrorInfo } from "../errors.js"
 
 // ---------------------------------------------------------------------------------------------
 // errors
 // ---------------------------------------------------------------------------------------------
-
-/** What we know about a failure, from a non-2xx response or an error event inside a stream. */
-export interface ErrorInfo {
-  readonly provider: string
-  readonly model: string | undefined
-  /** The HTTP status, when the error came with one (an error event in a 200 stream has none). */
-  readonly status: number | undefined
-  readonly message: string
-  readonly type: string | undefined
-  readonly code: string | undefined
-  readonly param: string | undefined
-  readonly requestId: string | undefined
-  readonly body: string | undefined
-  readonly headers: Readonly<Record<string, string>>
-}
-
-const MAX_BODY_IN_ERROR = 2048
-
-const truncate = (text: string): string =>
-  text.length <= MAX_BODY_IN_ERROR ? text : `${text.slice(0, MAX_BODY_IN_ERROR)}… (${text.length} characters)`
 
 const codeToString = (code: string | number | null | undefined): string | undefined =>
   code === null || code === undefined ? undefined : String(code)
@@ -72,7 +55,9 @@ export const readErrorBody = (json: unknown): {
   readonly code: string | undefined
   readonly param: string | undefined
 } => {
-  if (typeof json !== "object" || json === null) return { message: undefined, type: undefined, code: undefined, param: undefined }
+  if (typeof json !== "object" || json === null) {
+    return { message: undefined, type: undefined, code: undefined, param: undefined }
+  }
   const inner = "error" in json ? (json as { readonly error: unknown }).error : json
   if (typeof inner === "string") return { message: inner, type: undefined, code: undefined, param: undefined }
   const decoded = wire.decodeErrorBody(inner)
@@ -86,25 +71,6 @@ export const readErrorBody = (json: unknown): {
   }
 }
 
-const describe = (info: ErrorInfo): string => {
-  const facts: Array<string> = []
-  if (info.status !== undefined) facts.push(`HTTP ${info.status}`)
-  if (info.code !== undefined) facts.push(`code ${info.code}`)
-  else if (info.type !== undefined) facts.push(`type ${info.type}`)
-  const suffix = facts.length > 0 ? ` (${facts.join(", ")})` : ""
-  return `${info.provider}: ${info.message}${suffix}`
-}
-
-const fields = (info: ErrorInfo) => ({
-  provider: info.provider,
-  message: describe(info),
-  ...(info.model !== undefined ? { model: info.model } : {}),
-  ...(info.status !== undefined ? { status: info.status } : {}),
-  ...(info.requestId !== undefined ? { requestId: info.requestId } : {}),
-  ...(info.code !== undefined ? { code: info.code } : {}),
-  ...(info.body !== undefined ? { body: info.body } : {})
-})
-
 const contextLengthPattern = /context[ _]length|maximum context|too many tokens|context window/i
 
 /**
@@ -117,16 +83,16 @@ export const classifyError = (info: ErrorInfo): LlmError => {
     case "insufficient_quota":
     case "billing_hard_limit_reached":
     case "billing_not_active":
-      return new QuotaExceededError(fields(info))
+      return new QuotaExceededError(errorFields(info))
     case "context_length_exceeded":
     case "string_above_max_length":
-      return new ContextLengthError(fields(info))
+      return new ContextLengthError(errorFields(info))
     case "content_filter":
     case "content_policy_violation":
-      return new ContentFilterError(fields(info))
+      return new ContentFilterError(errorFields(info))
     case "invalid_api_key":
     case "authentication_error":
-      return new AuthenticationError(fields(info))
+      return new AuthenticationError(errorFields(info))
     case "rate_limit_exceeded":
       return rateLimit(info)
   }
@@ -134,33 +100,33 @@ export const classifyError = (info: ErrorInfo): LlmError => {
   if (status === undefined) {
     // An error event inside a 200 stream: the type is all there is to go by.
     if (info.type === "invalid_request_error") return invalidRequest(info)
-    return new ProviderError(fields(info))
+    return new ProviderError(errorFields(info))
   }
-  if (status === 400 && contextLengthPattern.test(info.message)) return new ContextLengthError(fields(info))
+  if (status === 400 && contextLengthPattern.test(info.message)) return new ContextLengthError(errorFields(info))
   switch (status) {
     case 401:
-      return new AuthenticationError(fields(info))
+      return new AuthenticationError(errorFields(info))
     case 402:
-      return new QuotaExceededError(fields(info))
+      return new QuotaExceededError(errorFields(info))
     case 403:
-      return new PermissionDeniedError(fields(info))
+      return new PermissionDeniedError(errorFields(info))
     case 408:
     case 409:
       // Request timeout and lock conflict: transient on the server's side, worth retrying.
-      return new ProviderError(fields(info))
+      return new ProviderError(errorFields(info))
     case 429:
       return rateLimit(info)
   }
-  if (status >= 500) return new ProviderError(fields(info))
+  if (status >= 500) return new ProviderError(errorFields(info))
   return invalidRequest(info)
 }
 
 const rateLimit = (info: ErrorInfo): RateLimitError =>
-  new RateLimitError({ ...fields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
+  new RateLimitError({ ...errorFields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
 
 const invalidRequest = (info: ErrorInfo): InvalidRequestError =>
   new InvalidRequestError({
-    ...fields(info),
+    ...errorFields(info),
     source: "provider",
     ...(info.param !== undefined ? { param: info.param } : {})
   })
@@ -288,11 +254,6 @@ export const usage = (u: wire.WireUsage): Usage => {
   return out
 }
 
-let idCounter = 0
-/** Ids for tool calls a server sent without one; unique within the process. */
-export const generateId = (prefix: string): string =>
-  `${prefix}${Date.now().toString(36)}${(idCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`
-
 const argumentsText = (args: string | Readonly<Record<string, unknown>> | null | undefined): string =>
   args === null || args === undefined ? "" : typeof args === "string" ? args : JSON.stringify(args)
 
@@ -356,9 +317,6 @@ const toolCalls = (calls: ReadonlyArray<wire.WireToolCall> | null | undefined): 
 export const embeddedError = (json: unknown): boolean =>
   typeof json === "object" && json !== null && "error" in json && (json as { error: unknown }).error != null
 
-const decodeError = (provider: string, model: string, what: string, detail: string) =>
-  new ResponseDecodeError({ provider, model, message: `${provider}: ${what}: ${detail}` })
-
 /** Maps a `chat.completion` body. */
 export const completion = (
   provider: string,
@@ -368,7 +326,9 @@ export const completion = (
 ): Either.Either<ChatCompletion, ResponseDecodeError> => {
   const decoded = wire.decodeChatCompletion(json)
   if (Either.isLeft(decoded)) {
-    return Either.left(decodeError(provider, model, "the chat completion does not match the protocol", decoded.left.message))
+    return Either.left(
+      decodeError(provider, model, "the chat completion does not match the protocol", decoded.left.message)
+    )
   }
   const body = decoded.right
   if (body.choices.length === 0) {
@@ -494,8 +454,10 @@ export class StreamState {
         finish = finishReason(wc.finish_reason, state.named.length > 0)
         this.finished = true
       }
-      if (delta.role === undefined && delta.content === undefined && delta.refusal === undefined &&
-        delta.reasoning_content === undefined && delta.tool_calls === undefined && finish === null) continue
+      if (
+        delta.role === undefined && delta.content === undefined && delta.refusal === undefined &&
+        delta.reasoning_content === undefined && delta.tool_calls === undefined && finish === null
+      ) continue
       choices.push({ index, delta, finish_reason: finish })
     }
     if (choices.length === 0) return Either.right(undefined)
@@ -630,7 +592,9 @@ export const embeddings = (
 ): Either.Either<EmbeddingResponse, ResponseDecodeError> => {
   const decoded = wire.decodeEmbeddingResponse(json)
   if (Either.isLeft(decoded)) {
-    return Either.left(decodeError(provider, model, "the embeddings response does not match the protocol", decoded.left.message))
+    return Either.left(
+      decodeError(provider, model, "the embeddings response does not match the protocol", decoded.left.message)
+    )
   }
   const body = decoded.right
   const data: Array<EmbeddingResponse["data"][number]> = []
