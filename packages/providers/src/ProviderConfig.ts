@@ -1,0 +1,464 @@
+/**
+ * The configuration of one provider, as `new Client(config)` and `ProviderFactory.layer(config)` take it, and its
+ * validation: a bad config is rejected with an `InvalidRequestError` (`source: "client"`) whose `param` names the
+ * field, before anything is built or sent.
+ *
+ * Validation normalises the config into a {@link Resolved}: the API key becomes a `Redacted` at once (read from
+ * the provider's usual environment variable when absent), durations become `Duration`s, and a bare `timeout`
+ * becomes `{ total }`. A resolved config prints its secrets as `<redacted>` under `String`, `JSON.stringify` and
+ * `util.inspect`.
+ *
+ * @since 0.1.0
+ */
+import { type Http, InvalidRequestError, type Retry } from "@llm-api-router/core"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as registry from "./internal/clientRegistry.js"
+
+/**
+ * Per-phase timeouts: `connect` (TCP and TLS, enforced by the connection pool), `firstByte` (until the response
+ * headers), `idle` (between two stream chunks), `total` (the whole call).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Timeouts {
+  readonly connect?: Duration.DurationInput | undefined
+  readonly firstByte?: Duration.DurationInput | undefined
+  readonly idle?: Duration.DurationInput | undefined
+  readonly total?: Duration.DurationInput | undefined
+}
+
+/**
+ * The response cache to put in front of the provider: the in-memory cache, Redis (through the optional
+ * `@llm-api-router/cache-redis`), or any `ResponseCache` layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CacheConfig =
+  | {
+    readonly backend: "memory"
+    readonly ttl?: Duration.DurationInput | undefined
+    readonly maxSize?: number | undefined
+  }
+  | {
+    readonly backend: "redis"
+    readonly url: string | Redacted.Redacted<string>
+    readonly prefix?: string | undefined
+    readonly ttl?: Duration.DurationInput | undefined
+  }
+  | Layer.Layer<any, any, any>
+
+/**
+ * A provider's configuration as users write it.
+ *
+ * - `provider`: a registered name (`ProviderFactory.providers()`).
+ * - `apiKey`: a string or a `Redacted`; when absent, read from the provider's usual environment variable
+ *   (`OPENAI_API_KEY` for `openai`, …).
+ * - `baseUrl`: replaces the provider's default, version prefix included (`http://localhost:8000/v1`).
+ * - `timeout`: a duration bounds the whole call; an object sets each phase.
+ * - `retry`: a `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`.
+ * - `http`: the connection pool.
+ * - `cache`: accepted and validated; the response cache is not wired in yet.
+ *
+ * Durations are `Duration.DurationInput`: `"30 seconds"`, a `Duration`, or a bare number of milliseconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProviderConfig {
+  readonly provider: string
+  readonly apiKey?: string | Redacted.Redacted<string> | undefined
+  readonly baseUrl?: string | undefined
+  readonly defaultModel?: string | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly timeout?: Duration.DurationInput | Timeouts | undefined
+  readonly retry?: Retry.RetryOption | undefined
+  readonly http?: Http.PoolOptions | undefined
+  readonly cache?: CacheConfig | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolvedTimeouts {
+  readonly connect?: Duration.Duration | undefined
+  readonly firstByte?: Duration.Duration | undefined
+  readonly idle?: Duration.Duration | undefined
+  readonly total?: Duration.Duration | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ResolvedCache =
+  | {
+    readonly backend: "memory"
+    readonly ttl?: Duration.Duration | undefined
+    readonly maxSize?: number | undefined
+  }
+  | {
+    readonly backend: "redis"
+    readonly url: Redacted.Redacted<string>
+    readonly prefix?: string | undefined
+    readonly ttl?: Duration.Duration | undefined
+  }
+  | Layer.Layer<any, any, any>
+
+/**
+ * A validated config: the key is `Redacted` (and filled from the environment when it was absent), durations are
+ * `Duration`s, a bare `timeout` is `{ total }`, and `http.connectTimeout` falls back to `timeout.connect`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resolved {
+  readonly provider: string
+  readonly apiKey: Redacted.Redacted<string> | undefined
+  readonly baseUrl: string | undefined
+  readonly defaultModel: string | undefined
+  readonly headers: Readonly<Record<string, string>> | undefined
+  readonly timeout: ResolvedTimeouts | undefined
+  readonly retry: Retry.RetryOption | undefined
+  readonly http: Http.PoolOptions
+  readonly cache: ResolvedCache | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// field schemas
+// ---------------------------------------------------------------------------------------------
+
+const durationMessage = "expected a non-negative duration: a Duration, a number of milliseconds, or a string such " +
+  "as \"30 seconds\""
+
+const isNegative = (u: unknown): boolean => {
+  if (typeof u === "number") return u < 0
+  if (typeof u === "bigint") return u < BigInt(0)
+  if (typeof u === "string") return u.trimStart().startsWith("-")
+  if (Array.isArray(u)) return u.some((n) => typeof n === "number" && n < 0)
+  return false
+}
+
+const isNaNInput = (u: unknown): boolean =>
+  (typeof u === "number" && Number.isNaN(u)) || (Array.isArray(u) && u.some((n) => Number.isNaN(n)))
+
+/**
+ * Any `Duration.DurationInput` that is not negative (Effect would quietly read a negative one as zero), decoded to
+ * a `Duration`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const NonNegativeDuration: Schema.Schema<Duration.Duration, unknown> = Schema.transformOrFail(
+  Schema.Unknown,
+  Schema.DurationFromSelf,
+  {
+    strict: true,
+    decode: (u, _, ast) => {
+      const decoded = isNegative(u) || isNaNInput(u) ? Option.none() : Duration.decodeUnknown(u)
+      return Option.isSome(decoded)
+        ? ParseResult.succeed(decoded.value)
+        : ParseResult.fail(new ParseResult.Type(ast, u, `${durationMessage}, got ${describe(u)}`))
+    },
+    encode: ParseResult.succeed
+  }
+)
+
+const describe = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "number" || typeof u === "bigint" || typeof u === "boolean") return String(u)
+  if (u === null) return "null"
+  if (Array.isArray(u)) return "an array"
+  return typeof u === "object" ? "an object" : typeof u
+}
+
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u) && !Duration.isDuration(u) &&
+  !Redacted.isRedacted(u) && !Layer.isLayer(u) && !Schedule.isSchedule(u)
+
+const NonEmptyString = (what: string) =>
+  Schema.String.annotations({ message: () => `expected ${what} as a string` }).pipe(
+    Schema.minLength(1, { message: () => `${what} must not be empty` })
+  )
+
+// Never echoes the value: a wrong key is still a secret.
+const secretMessage = (what: string) => `expected ${what} as a non-empty string or a Redacted<string>`
+
+const secret = (what: string): Schema.Schema<Redacted.Redacted<string>, unknown> =>
+  Schema.transformOrFail(Schema.Unknown, Schema.RedactedFromSelf(Schema.String), {
+    strict: true,
+    decode: (u, _, ast) => {
+      if (typeof u === "string" && u.length > 0) return ParseResult.succeed(Redacted.make(u))
+      if (Redacted.isRedacted(u)) {
+        const value: unknown = Redacted.value(u)
+        if (typeof value === "string" && value.length > 0) return ParseResult.succeed(u as Redacted.Redacted<string>)
+      }
+      return ParseResult.fail(new ParseResult.Type(ast, Redacted.make(u), secretMessage(what)))
+    },
+    encode: ParseResult.succeed
+  })
+
+const BaseUrl = Schema.String.annotations({ message: () => "expected the base URL as a string" }).pipe(
+  Schema.filter((s) => {
+    let url: URL
+    try {
+      url = new URL(s)
+    } catch {
+      return `not a URL: ${JSON.stringify(s)}`
+    }
+    return url.protocol === "http:" || url.protocol === "https:" ||
+      `must be an http or https URL: ${JSON.stringify(s)}`
+  })
+)
+
+const Headers = Schema.Record({
+  key: Schema.String,
+  value: Schema.String.annotations({ message: () => "expected a header value as a string" })
+})
+
+const strict = { onExcessProperty: "error", errors: "first" } as const
+
+// A plain object must be one of the documented shapes; anything else gets `message`.
+const objectOr = <A, B>(
+  struct: Schema.Schema<A, any>,
+  others: (u: unknown) => Option.Option<B>,
+  message: string
+): Schema.Schema<A | B, unknown> =>
+  Schema.transformOrFail(Schema.Unknown, Schema.Any, {
+    strict: false,
+    decode: (u, _, ast) => {
+      if (isPlainObject(u)) return ParseResult.decodeUnknown(struct, strict)(u)
+      const other = others(u)
+      return Option.isSome(other)
+        ? ParseResult.succeed(other.value)
+        : ParseResult.fail(new ParseResult.Type(ast, u, `${message}, got ${describe(u)}`))
+    },
+    encode: ParseResult.succeed
+  })
+
+const TimeoutsStruct = Schema.Struct({
+  connect: Schema.optional(NonNegativeDuration),
+  firstByte: Schema.optional(NonNegativeDuration),
+  idle: Schema.optional(NonNegativeDuration),
+  total: Schema.optional(NonNegativeDuration)
+})
+
+const decodeDuration = ParseResult.decodeUnknownOption(NonNegativeDuration)
+
+const Timeout = objectOr(
+  TimeoutsStruct,
+  (u): Option.Option<ResolvedTimeouts> => Option.map(decodeDuration(u), (total) => ({ total })),
+  `${durationMessage}, or an object of { connect, firstByte, idle, total }`
+)
+
+const NonNegativeInt = (what: string) =>
+  Schema.Number.pipe(
+    Schema.int({ message: () => `${what} must be an integer` }),
+    Schema.greaterThanOrEqualTo(0, { message: () => `${what} must not be negative` })
+  )
+
+const RetryConfigStruct = Schema.Struct({
+  maxRetries: Schema.optional(NonNegativeInt("maxRetries")),
+  initialDelay: Schema.optional(NonNegativeDuration),
+  maxDelay: Schema.optional(NonNegativeDuration),
+  exponentialBase: Schema.optional(
+    Schema.Number.pipe(Schema.finite(), Schema.greaterThanOrEqualTo(1, { message: () => "must be at least 1" }))
+  ),
+  jitter: Schema.optional(Schema.Boolean),
+  maxRetryAfter: Schema.optional(NonNegativeDuration)
+})
+
+const RetryOption = objectOr(
+  RetryConfigStruct,
+  (u) => u === false || Schedule.isSchedule(u) ? Option.some(u as false | Retry.Policy) : Option.none(),
+  "expected a Schedule, a RetryConfig ({ maxRetries, initialDelay, maxDelay, exponentialBase, jitter, " +
+    "maxRetryAfter }) or false"
+)
+
+const PoolOptions = objectOr(
+  Schema.Struct({
+    connections: Schema.optional(
+      Schema.Number.pipe(
+        Schema.int({ message: () => "connections must be an integer" }),
+        Schema.greaterThanOrEqualTo(1, { message: () => "connections must be at least 1" })
+      )
+    ),
+    keepAliveTimeout: Schema.optional(NonNegativeDuration),
+    pipelining: Schema.optional(NonNegativeInt("pipelining")),
+    connectTimeout: Schema.optional(NonNegativeDuration)
+  }),
+  () => Option.none<never>(),
+  "expected the pool options as { connections, keepAliveTimeout, pipelining, connectTimeout }"
+)
+
+const MemoryCache = Schema.Struct({
+  backend: Schema.Literal("memory"),
+  ttl: Schema.optional(NonNegativeDuration),
+  maxSize: Schema.optional(
+    Schema.Number.pipe(
+      Schema.int({ message: () => "maxSize must be an integer" }),
+      Schema.greaterThanOrEqualTo(1, { message: () => "maxSize must be at least 1" })
+    )
+  )
+})
+
+const RedisCache = Schema.Struct({
+  backend: Schema.Literal("redis"),
+  url: secret("the Redis URL"),
+  prefix: Schema.optional(Schema.String),
+  ttl: Schema.optional(NonNegativeDuration)
+})
+
+const cacheMessage = "expected { backend: \"memory\", ttl, maxSize }, { backend: \"redis\", url, prefix, ttl } " +
+  "or a ResponseCache layer"
+
+const Cache: Schema.Schema<ResolvedCache, unknown> = Schema.transformOrFail(
+  Schema.Unknown,
+  Schema.Any,
+  {
+    strict: true,
+    decode: (u, _, ast) => {
+      if (Layer.isLayer(u)) return ParseResult.succeed(u)
+      if (isPlainObject(u)) {
+        if (u.backend === "memory") return ParseResult.decodeUnknown(MemoryCache, strict)(u)
+        if (u.backend === "redis") return ParseResult.decodeUnknown(RedisCache, strict)(u)
+      }
+      return ParseResult.fail(new ParseResult.Type(ast, u, `${cacheMessage}, got ${describe(u)}`))
+    },
+    encode: ParseResult.succeed
+  }
+)
+
+/**
+ * The fields of a {@link ProviderConfig}, each validated and normalised. The `apiKey` stays optional here: the
+ * environment is read afterwards, by {@link resolve}.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Fields = Schema.Struct({
+  provider: NonEmptyString("the provider name"),
+  apiKey: Schema.optional(secret("the API key")),
+  baseUrl: Schema.optional(BaseUrl),
+  defaultModel: Schema.optional(NonEmptyString("the default model")),
+  headers: Schema.optional(Headers),
+  timeout: Schema.optional(Timeout),
+  retry: Schema.optional(RetryOption),
+  http: Schema.optional(PoolOptions),
+  cache: Schema.optional(Cache)
+})
+
+const decodeFields = Schema.decodeUnknownEither(Fields, strict)
+
+// ---------------------------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------------------------
+
+const providerOf = (config: unknown): string =>
+  Predicate.hasProperty(config, "provider") && typeof config.provider === "string" && config.provider !== ""
+    ? config.provider
+    : "client"
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
+  let out = ""
+  for (const key of path) {
+    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`
+  }
+  return out
+}
+
+const invalid = (provider: string, param: string | undefined, message: string): InvalidRequestError =>
+  new InvalidRequestError({
+    provider,
+    source: "client",
+    ...(param !== undefined && param !== "" ? { param } : {}),
+    message: param !== undefined && param !== "" ? `invalid config: ${param}: ${message}` : `invalid config: ${message}`
+  })
+
+const fromParseError = (provider: string, error: ParseResult.ParseError): InvalidRequestError => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (issue === undefined) return invalid(provider, undefined, "rejected")
+  const message = issue._tag === "Unexpected" ? "unknown field" : issue.message
+  return invalid(provider, formatPath(issue.path), message)
+}
+
+// ---------------------------------------------------------------------------------------------
+// resolution
+// ---------------------------------------------------------------------------------------------
+
+const readEnvKey = (name: string): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
+  Config.option(Config.redacted(name)).pipe(
+    Effect.map(Option.filter((key) => Redacted.value(key) !== "")),
+    // A variable that is set but unreadable counts as absent: the missing-key error then names it.
+    Effect.orElseSucceed(() => Option.none())
+  )
+
+/**
+ * Validates and normalises a config. The key, when not given, is read through Effect's `ConfigProvider` (the
+ * environment by default; `Layer.setConfigProvider` replaces it) from the provider's variable. Fails with an
+ * `InvalidRequestError` (`source: "client"`) whose `param` is the path of the first bad field: `"provider"` for an
+ * unknown provider (the message lists the known ones), `"apiKey"` when a provider that needs a key has none,
+ * `"baseUrl"` when one that needs a URL has none, `"timeout.total"`, `"retry.maxRetries"`, … otherwise.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequestError> =>
+  Effect.suspend(() => {
+    if (!isPlainObject(config)) {
+      return Effect.fail(invalid("client", undefined, `expected an object with a provider, got ${describe(config)}`))
+    }
+    const decoded = decodeFields(config)
+    if (Either.isLeft(decoded)) return Effect.fail(fromParseError(providerOf(config), decoded.left))
+    const fields = decoded.right
+    const entry = registry.get(fields.provider)
+    if (entry === undefined) return Effect.fail(registry.unknownProvider(fields.provider))
+    if (entry.requiresBaseUrl && fields.baseUrl === undefined) {
+      return Effect.fail(invalid(entry.name, "baseUrl", `the ${entry.name} provider needs a baseUrl`))
+    }
+    const envKey = fields.apiKey === undefined && entry.apiKeyEnv !== undefined
+      ? readEnvKey(entry.apiKeyEnv)
+      : Effect.succeed(Option.none<Redacted.Redacted<string>>())
+    return Effect.flatMap(envKey, (fromEnv) => {
+      const apiKey = fields.apiKey ?? Option.getOrUndefined(fromEnv)
+      if (apiKey === undefined && entry.requiresApiKey) {
+        const where = entry.apiKeyEnv !== undefined ? ` (none given, and ${entry.apiKeyEnv} is not set)` : ""
+        return Effect.fail(invalid(entry.name, "apiKey", `the ${entry.name} provider needs an API key${where}`))
+      }
+      const connectTimeout = fields.http?.connectTimeout ?? fields.timeout?.connect
+      const resolved: Resolved = {
+        provider: entry.name,
+        apiKey,
+        baseUrl: fields.baseUrl,
+        defaultModel: fields.defaultModel,
+        headers: fields.headers,
+        timeout: fields.timeout,
+        retry: fields.retry,
+        http: connectTimeout !== undefined ? { ...fields.http, connectTimeout } : fields.http ?? {},
+        cache: fields.cache
+      }
+      return Effect.succeed(resolved)
+    })
+  })
+
+/**
+ * {@link resolve} run synchronously against the default `ConfigProvider` (the process environment): the
+ * normalised config, or the `InvalidRequestError` naming the bad field.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validate = (config: unknown): Either.Either<Resolved, InvalidRequestError> =>
+  Effect.runSync(Effect.either(resolve(config)))

@@ -1,0 +1,142 @@
+/**
+ * The process-global table of providers that `ProviderFactory` and `ProviderConfig` share. It lives in its own module
+ * so that validating a config (which must know the provider's key variable) and building its layer (which must know
+ * the provider's constructor) read one table without importing each other.
+ */
+import { type Http, InvalidRequestError, type LlmProvider } from "@llm-api-router/core"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as OpenAi from "../OpenAi.js"
+import * as OpenAiCompatible from "../OpenAiCompatible.js"
+import type { Resolved } from "../ProviderConfig.js"
+
+/** @internal */
+export type Make = (config: Resolved) => Layer.Layer<LlmProvider.LlmProvider, InvalidRequestError, Http.HttpClient>
+
+/** @internal */
+export interface Requirements {
+  /** The environment variable read when the config has no `apiKey`. */
+  readonly apiKeyEnv?: string | undefined
+  /** Whether a config without a key (given or from the environment) is rejected. Default `true`. */
+  readonly requiresApiKey?: boolean | undefined
+  /** Whether a config without a `baseUrl` is rejected. Default `false`. */
+  readonly requiresBaseUrl?: boolean | undefined
+}
+
+/** @internal */
+export interface Entry {
+  readonly name: string
+  readonly make: Make
+  readonly apiKeyEnv: string | undefined
+  readonly requiresApiKey: boolean
+  readonly requiresBaseUrl: boolean
+}
+
+const entries = new Map<string, Entry>()
+
+/** @internal */
+export const set = (name: string, make: Make, requirements: Requirements = {}): void => {
+  entries.set(name, {
+    name,
+    make,
+    apiKeyEnv: requirements.apiKeyEnv,
+    requiresApiKey: requirements.requiresApiKey ?? true,
+    requiresBaseUrl: requirements.requiresBaseUrl ?? false
+  })
+}
+
+/** @internal */
+export const get = (name: string): Entry | undefined => entries.get(name)
+
+/** @internal */
+export const names = (): ReadonlyArray<string> => Array.from(entries.keys())
+
+/** @internal */
+export const unknownProvider = (name: string): InvalidRequestError =>
+  new InvalidRequestError({
+    provider: name,
+    source: "client",
+    param: "provider",
+    message: `invalid config: provider: unknown provider ${JSON.stringify(name)}; the known ones are ${
+      names().map((known) => JSON.stringify(known)).join(", ")
+    }`
+  })
+
+/**
+ * The options every provider module shares, from a resolved config: what a registration passes on to its
+ * provider's `layer`.
+ *
+ * @internal
+ */
+export const commonOptions = (config: Resolved): {
+  readonly apiKey: Redacted.Redacted<string> | undefined
+  readonly baseUrl: string | undefined
+  readonly defaultModel: string | undefined
+  readonly headers: Readonly<Record<string, string>> | undefined
+  readonly timeout: OpenAiCompatible.Options["timeout"]
+  readonly retry: Resolved["retry"]
+} => ({
+  apiKey: config.apiKey,
+  baseUrl: config.baseUrl,
+  defaultModel: config.defaultModel,
+  headers: config.headers,
+  timeout: providerTimeout(config.timeout),
+  retry: config.retry
+})
+
+// The connect phase belongs to the pool (see Client); a lone total keeps the providers' "bare duration" meaning,
+// under which no phase outlasts the call.
+const providerTimeout = (timeout: Resolved["timeout"]): OpenAiCompatible.Options["timeout"] => {
+  if (timeout === undefined) return undefined
+  const { firstByte, idle, total } = timeout
+  if (firstByte === undefined && idle === undefined) return total
+  return {
+    ...(firstByte !== undefined ? { firstByte } : {}),
+    ...(idle !== undefined ? { idle } : {}),
+    ...(total !== undefined ? { total } : {})
+  }
+}
+
+/**
+ * A layer that fails at once: the config lacks what the provider needs. `ProviderConfig.validate` checks the
+ * built-in requirements first, so this only guards a `make` called with a hand-built config.
+ *
+ * @internal
+ */
+export const missing = (provider: string, param: "apiKey" | "baseUrl") =>
+  Layer.fail(
+    new InvalidRequestError({
+      provider,
+      source: "client",
+      param,
+      message: `invalid config: ${param}: the ${provider} provider needs one`
+    })
+  )
+
+/**
+ * Runs `f` with the config's key, or fails when it has none.
+ *
+ * @internal
+ */
+export const withApiKey = (
+  config: Resolved,
+  f: (apiKey: Redacted.Redacted<string>) => ReturnType<Make>
+): ReturnType<Make> => config.apiKey === undefined ? missing(config.provider, "apiKey") : f(config.apiKey)
+
+/**
+ * Runs `f` with the config's base URL, or fails when it has none.
+ *
+ * @internal
+ */
+export const withBaseUrl = (config: Resolved, f: (baseUrl: string) => ReturnType<Make>): ReturnType<Make> =>
+  config.baseUrl === undefined ? missing(config.provider, "baseUrl") : f(config.baseUrl)
+
+// The built-in providers, one registration each: how to build the layer, where the key comes from.
+set("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...commonOptions(c), apiKey })), {
+  apiKeyEnv: "OPENAI_API_KEY"
+})
+set("openai-compatible", (c) => withBaseUrl(c, (baseUrl) => OpenAiCompatible.layer({ ...commonOptions(c), baseUrl })), {
+  apiKeyEnv: "OPENAI_COMPATIBLE_API_KEY",
+  requiresApiKey: false,
+  requiresBaseUrl: true
+})
