@@ -57,6 +57,25 @@ export interface Dialect {
     | undefined
   /** Extra headers computed once, when the layer is built. */
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /**
+   * Headers computed for each request, over every other header (a short-lived token such as Zhipu's
+   * JWT). Leave out when the headers are fixed: `headers` costs nothing per request.
+   */
+  readonly requestHeaders?: Effect.Effect<Readonly<Record<string, string>>> | undefined
+  /**
+   * Maps a wire `finish_reason` the plain table does not know: a finish reason, an error when the
+   * reason means the answer failed, or `undefined` to use the plain table.
+   */
+  readonly finishReason?: codec.FinishHook | undefined
+  /**
+   * Reads an error body in the dialect's shape (a nested type, a status inside the body); used for
+   * error responses, errors inside a 200 body and error events in a stream.
+   */
+  readonly readError?: codec.ErrorReader | undefined
+  /** Adjusts the wire body of an embeddings request. */
+  readonly embeddingBody?:
+    | ((body: Record<string, unknown>, request: LlmProvider.ResolvedEmbeddingRequest) => Record<string, unknown>)
+    | undefined
 }
 
 const allCapabilities: LlmProvider.Capabilities = {
@@ -139,7 +158,8 @@ export const makeDialect = (
       provider: name,
       timeouts: timeouts(options.timeout),
       secrets: options.apiKey ? [options.apiKey] : [],
-      mapError: (response, context) => codec.errorFromResponse(classify, name, response, context.model)
+      mapError: (response, context) =>
+        codec.errorFromResponse(classify, name, response, context.model, dialect.readError)
     })
 
     // Built once: every request shares these.
@@ -156,13 +176,25 @@ export const makeDialect = (
       ? (request: LlmProvider.ResolvedChatRequest, stream: boolean) =>
         dialect.chatBody!(codec.chatBody(request, stream), request)
       : codec.chatBody
+    const embeddingBody = dialect.embeddingBody
+      ? (request: LlmProvider.ResolvedEmbeddingRequest) => dialect.embeddingBody!(codec.embeddingBody(request), request)
+      : codec.embeddingBody
+    const streamHooks: codec.StreamHooks = { finishReason: dialect.finishReason, readError: dialect.readError }
+    const perRequest = dialect.requestHeaders
+    // Without per-request headers the shared objects are used as they are: nothing is built per call.
+    const withHeaders = <A, E>(
+      headers: Readonly<Record<string, string>>,
+      f: (headers: Readonly<Record<string, string>>) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E> =>
+      perRequest === undefined ? f(headers) : Effect.flatMap(perRequest, (extra) => f({ ...headers, ...extra }))
 
     const chat = (request: LlmProvider.ResolvedChatRequest): Effect.Effect<ChatCompletion, LlmError> =>
       Effect.flatMap(
-        transport.json(
-          { method: "POST", url: chatUrl, headers: jsonHeaders, body: chatBody(request, false) },
-          { model: request.model }
-        ),
+        withHeaders(jsonHeaders, (headers) =>
+          transport.json(
+            { method: "POST", url: chatUrl, headers, body: chatBody(request, false) },
+            { model: request.model }
+          )),
         (response) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             if (codec.embeddedError(response.json)) {
@@ -173,20 +205,26 @@ export const makeDialect = (
                 response.json,
                 JSON.stringify(response.json),
                 response.requestId,
-                response.headers
+                response.headers,
+                dialect.readError
               ))
             }
-            return codec.completion(name, request.model, response.json, Math.floor(now / 1000))
+            return codec.completion(name, request.model, response.json, Math.floor(now / 1000), dialect.finishReason)
           })
       )
 
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
       Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
-        const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
-        const chunks = transport.stream(
-          { method: "POST", url: chatUrl, headers: streamHeaders, body: chatBody(request, true) },
-          { model: request.model }
-        ).pipe(
+        const state = new codec.StreamState(name, request.model, Math.floor(now / 1000), streamHooks)
+        const body = chatBody(request, true)
+        const bytes = perRequest === undefined
+          ? transport.stream({ method: "POST", url: chatUrl, headers: streamHeaders, body }, { model: request.model })
+          : Stream.unwrap(Effect.map(perRequest, (extra) =>
+            transport.stream(
+              { method: "POST", url: chatUrl, headers: { ...streamHeaders, ...extra }, body },
+              { model: request.model }
+            )))
+        const chunks = bytes.pipe(
           Sse.decode,
           // `[DONE]` ends the stream even if the server keeps the connection open.
           Stream.takeWhile((event) => event.data !== "[DONE]" || ((state.done = true), false)),
@@ -209,10 +247,11 @@ export const makeDialect = (
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
       Effect.flatMap(
-        transport.json(
-          { method: "POST", url: embeddingsUrl, headers: jsonHeaders, body: codec.embeddingBody(request) },
-          { model: request.model }
-        ),
+        withHeaders(jsonHeaders, (headers) =>
+          transport.json(
+            { method: "POST", url: embeddingsUrl, headers, body: embeddingBody(request) },
+            { model: request.model }
+          )),
         (response) => codec.embeddings(name, request.model, response.json)
       )
 

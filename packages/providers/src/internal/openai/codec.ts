@@ -46,15 +46,25 @@ const codeToString = (code: string | number | null | undefined): string | undefi
   code === null || code === undefined ? undefined : String(code)
 
 /**
- * Reads an error body in any of the shapes servers use: `{"error": {...}}`, the inner object bare,
- * `{"error": "text"}`, or text that is not JSON at all (a proxy's HTML page).
+ * The facts read from an error body. `status` is set by readers of dialects whose body states the HTTP
+ * status it stands for (an error inside a 200); when absent, a code of 400–599 is read as one.
  */
-export const readErrorBody = (json: unknown): {
+export interface ErrorBody {
   readonly message: string | undefined
   readonly type: string | undefined
   readonly code: string | undefined
   readonly param: string | undefined
-} => {
+  readonly status?: number | undefined
+}
+
+/** Reads an error body; a dialect with its own error shape supplies one. */
+export type ErrorReader = (json: unknown) => ErrorBody
+
+/**
+ * Reads an error body in any of the shapes servers use: `{"error": {...}}`, the inner object bare,
+ * `{"error": "text"}`, or text that is not JSON at all (a proxy's HTML page).
+ */
+export const readErrorBody: ErrorReader = (json) => {
   if (typeof json !== "object" || json === null) {
     return { message: undefined, type: undefined, code: undefined, param: undefined }
   }
@@ -142,9 +152,10 @@ export const errorFromResponse = (
     readonly json: unknown
     readonly requestId: string | undefined
   },
-  model: string | undefined
+  model: string | undefined,
+  read: ErrorReader = readErrorBody
 ): LlmError => {
-  const parsed = readErrorBody(response.json)
+  const parsed = read(response.json)
   const text = response.body.trim()
   const message = parsed.message ??
     (response.json === undefined && text !== ""
@@ -175,10 +186,11 @@ export const errorFromEmbedded = (
   json: unknown,
   body: string,
   requestId: string | undefined,
-  headers: Readonly<Record<string, string>>
+  headers: Readonly<Record<string, string>>,
+  read: ErrorReader = readErrorBody
 ): LlmError => {
-  const parsed = readErrorBody(json)
-  const status = Number(parsed.code)
+  const parsed = read(json)
+  const status = parsed.status ?? Number(parsed.code)
   return classify({
     provider,
     model,
@@ -216,6 +228,31 @@ export const finishReason = (raw: string, calledTools: boolean): FinishReason =>
     default:
       return "stop"
   }
+}
+
+/**
+ * A dialect's own finish reasons: a `FinishReason`, an error when the reason means the answer failed
+ * (Zhipu `network_error`, OpenRouter `error`), or `undefined` to use {@link finishReason}. Called only on
+ * the chunk that finishes, so it may allocate.
+ */
+export type FinishHook = (
+  raw: string,
+  context: { readonly provider: string; readonly model: string }
+) => FinishReason | LlmError | undefined
+
+/** {@link finishReason} after the dialect's hook; tool calls still win over a mapped reason. */
+export const mapFinish = (
+  hook: FinishHook | undefined,
+  raw: string,
+  calledTools: boolean,
+  provider: string,
+  model: string
+): FinishReason | LlmError => {
+  if (hook !== undefined) {
+    const mapped = hook(raw, { provider, model })
+    if (mapped !== undefined) return typeof mapped === "string" && calledTools ? "tool_calls" : mapped
+  }
+  return finishReason(raw, calledTools)
 }
 
 const num = (n: number | null | undefined): number => n ?? 0
@@ -322,8 +359,9 @@ export const completion = (
   provider: string,
   model: string,
   json: unknown,
-  nowSeconds: number
-): Either.Either<ChatCompletion, ResponseDecodeError> => {
+  nowSeconds: number,
+  finishHook?: FinishHook
+): Either.Either<ChatCompletion, LlmError> => {
   const decoded = wire.decodeChatCompletion(json)
   if (Either.isLeft(decoded)) {
     return Either.left(
@@ -334,7 +372,9 @@ export const completion = (
   if (body.choices.length === 0) {
     return Either.left(decodeError(provider, model, "the chat completion has no choices", "choices: []"))
   }
-  const choices = body.choices.map((choice, i) => {
+  const choices: Array<ChatCompletion["choices"][number]> = []
+  for (let i = 0; i < body.choices.length; i++) {
+    const choice = body.choices[i]!
     const m = choice.message
     const calls = toolCalls(m.tool_calls)
     const reasoning = m.reasoning_content ?? m.reasoning
@@ -345,13 +385,16 @@ export const completion = (
       ...(calls ? { tool_calls: calls } : {}),
       ...(reasoning != null && reasoning !== "" ? { reasoning_content: reasoning } : {})
     }
-    return {
-      index: choice.index ?? i,
-      message,
-      finish_reason: finishReason(choice.finish_reason ?? "stop", calls !== undefined),
-      logprobs: choice.logprobs ?? null
-    }
-  })
+    const finish = mapFinish(
+      finishHook,
+      choice.finish_reason ?? "stop",
+      calls !== undefined,
+      provider,
+      body.model || model
+    )
+    if (typeof finish !== "string") return Either.left(finish)
+    choices.push({ index: choice.index ?? i, message, finish_reason: finish, logprobs: choice.logprobs ?? null })
+  }
   return Either.right({
     id: body.id || generateId("chatcmpl-"),
     object: "chat.completion",
@@ -378,6 +421,14 @@ interface ChoiceState {
   lastTool: number
 }
 
+/** What a dialect changes in the stream normaliser; built once per layer, shared by its streams. */
+export interface StreamHooks {
+  readonly finishReason?: FinishHook | undefined
+  readonly readError?: ErrorReader | undefined
+}
+
+const noHooks: StreamHooks = {}
+
 /**
  * The per-stream state of the chunk normaliser. One is made for each call; nothing is shared.
  *
@@ -395,7 +446,12 @@ export class StreamState {
   usage: Usage | undefined = undefined
   private readonly choices = new Map<number, ChoiceState>()
 
-  constructor(readonly provider: string, model: string, readonly nowSeconds: number) {
+  constructor(
+    readonly provider: string,
+    model: string,
+    readonly nowSeconds: number,
+    readonly hooks: StreamHooks = noHooks
+  ) {
     this.model = model
   }
 
@@ -451,7 +507,15 @@ export class StreamState {
       }
       let finish: FinishReason | null = null
       if (wc.finish_reason != null && wc.finish_reason !== "") {
-        finish = finishReason(wc.finish_reason, state.named.length > 0)
+        const mapped = mapFinish(
+          this.hooks.finishReason,
+          wc.finish_reason,
+          state.named.length > 0,
+          this.provider,
+          this.model
+        )
+        if (typeof mapped !== "string") return Either.left(mapped)
+        finish = mapped
         this.finished = true
       }
       if (
@@ -556,7 +620,18 @@ export const streamEvent = (
     )
   }
   if (event.event === "error" || embeddedError(json)) {
-    return Either.left(errorFromEmbedded(classify, state.provider, state.model, json, truncate(data), undefined, {}))
+    return Either.left(
+      errorFromEmbedded(
+        classify,
+        state.provider,
+        state.model,
+        json,
+        truncate(data),
+        undefined,
+        {},
+        state.hooks.readError
+      )
+    )
   }
   return state.chunk(json)
 }
