@@ -192,7 +192,11 @@ export class Client implements AsyncDisposable {
    */
   constructor(config: ProviderConfig.ProviderConfig) {
     const resolved = ProviderConfig.validate(config)
-    if (Either.isLeft(resolved)) throw resolved.left
+    if (Either.isLeft(resolved)) {
+      // Built inside a fiber: point the stack at the caller's `new Client(…)` instead.
+      Error.captureStackTrace(resolved.left, Client)
+      throw resolved.left
+    }
     const { baseUrl, defaultModel, http, provider } = resolved.right
     this.provider = { name: provider, baseUrl, defaultModel }
     this.#runtime = ManagedRuntime.make(

@@ -9,11 +9,15 @@ import {
 } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers/Client"
 import * as ProviderConfig from "@llm-api-router/providers/ProviderConfig"
+import * as ProviderFactory from "@llm-api-router/providers/ProviderFactory"
 import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
+import * as Stream from "effect/Stream"
 import * as util from "node:util"
 
 const SECRET = "sk-client-test-0123456789-SECRET"
@@ -140,6 +144,7 @@ describe("Client: errors are our own instances", () => {
     assert.instanceOf(error, AuthenticationError)
     assert.strictEqual((error as AuthenticationError)._tag, "AuthenticationError")
     assert.isFalse(Runtime.isFiberFailure(error))
+    assert.isFalse(util.types.isProxy(error))
     assert.strictEqual(server.requests.length, 1)
     assertNoSecret((error as AuthenticationError).message, "the error message")
     assertNoSecret(String(error), "String(error)")
@@ -170,6 +175,7 @@ describe("Client: errors are our own instances", () => {
     assert.deepStrictEqual(seen, ["Hel"])
     assert.instanceOf(error, ProviderError)
     assert.isFalse(Runtime.isFiberFailure(error))
+    assert.isFalse(util.types.isProxy(error))
   })
 
   it("invalid input rejects with InvalidRequestError naming the field, and nothing is sent", async () => {
@@ -182,6 +188,28 @@ describe("Client: errors are our own instances", () => {
     const embedError = await rejectionOf(client.embeddings.create({ input: [] }))
     assert.instanceOf(embedError, InvalidRequestError)
     assert.strictEqual(server.requests.length, 0)
+  })
+})
+
+describe("Client: defects", () => {
+  it("a defect rejects as the thrown value itself", async () => {
+    const boom = new Error("boom")
+    ProviderFactory.register("defect-test", () =>
+      Layer.succeed(
+        LlmProvider.LlmProvider,
+        LlmProvider.make({
+          info: {
+            name: "defect-test",
+            defaultModel: "d",
+            capabilities: { streaming: true, tools: true, embeddings: false, vision: true, jsonSchema: true }
+          },
+          chat: () => Effect.die(boom),
+          stream: () => Stream.die(boom)
+        })
+      ), { requiresApiKey: false })
+    await using client = new Client({ provider: "defect-test" })
+    assert.strictEqual(await rejectionOf(client.chat.completions.create(hello)), boom)
+    assert.strictEqual(await rejectionOf(client.chat.completions.create({ ...hello, stream: true })), boom)
   })
 })
 
@@ -220,6 +248,16 @@ describe("Client: cancellation", () => {
     server.setHandler(FakeOpenAi.responder())
     const res = await client.chat.completions.create(hello)
     assert.strictEqual(res.choices[0]?.message.content, "Echo: hello there")
+  })
+
+  it("next() called twice without waiting yields the chunks in order", async () => {
+    server.enqueue(FakeOpenAi.streamReply([chunk("a"), chunk("b"), chunk("c")], { chunkDelay: 10 }))
+    await using client = new Client(config())
+    const stream = await client.chat.completions.create({ ...hello, stream: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    const [one, two, three] = await Promise.all([iterator.next(), iterator.next(), iterator.next()])
+    const text = (r: IteratorResult<ChatCompletionChunk>) => r.done ? undefined : r.value.choices[0]?.delta.content
+    assert.deepStrictEqual([text(one!), text(two!), text(three!)], ["a", "b", "c"])
   })
 
   it("aborting the signal between chunks makes the iterator throw an AbortError and closes the request", async () => {
@@ -312,6 +350,21 @@ describe("Client: config", () => {
       assert.include(error.message, param)
     }
     assert.include(thrown(() => new Client({ provider: "nope" })).message, "openai-compatible")
+  })
+
+  it("timeout.connect becomes the pool's connect timeout unless http.connectTimeout is set", () => {
+    const resolved = Either.getOrThrow(
+      ProviderConfig.validate(config({ timeout: { connect: 250, total: "5 seconds" } }))
+    )
+    assert.isTrue(Duration.equals(Duration.decode(resolved.http.connectTimeout!), Duration.millis(250)))
+    assert.isTrue(Duration.equals(resolved.timeout!.total!, Duration.seconds(5)))
+    const both = Either.getOrThrow(
+      ProviderConfig.validate(config({ timeout: { connect: 250 }, http: { connectTimeout: "1 second" } }))
+    )
+    assert.isTrue(Duration.equals(Duration.decode(both.http.connectTimeout!), Duration.seconds(1)))
+    const bare = Either.getOrThrow(ProviderConfig.validate(config({ timeout: 3000 })))
+    assert.isTrue(Duration.equals(bare.timeout!.total!, Duration.seconds(3)))
+    assert.isUndefined(bare.http.connectTimeout)
   })
 
   it("a missing key is read from the provider's environment variable, else rejected naming apiKey", async () => {

@@ -24,16 +24,17 @@ export const abortReason = (signal: AbortSignal): unknown =>
 
 /**
  * What a failed run rejects with: when it was interrupted on purpose, the reason (the signal's, or the closed-client
- * error); else our failure itself; else the defect itself.
+ * error); else our failure itself (not Effect's `FiberFailure`, nor its span-carrying Proxy); else the defect itself.
  *
  * @internal
  */
 export const rejection = (cause: Cause.Cause<unknown>, interruptedBy: unknown): unknown => {
   if (interruptedBy !== undefined && Cause.isInterrupted(cause)) return interruptedBy
+  // Effect wraps an error failed inside a span in a Proxy that carries the span: hand out the error itself.
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return failure.value
+  if (Option.isSome(failure)) return Cause.originalError(failure.value)
   const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return defect.value
+  if (Option.isSome(defect)) return Cause.originalError(defect.value)
   if (Cause.isInterruptedOnly(cause)) return new DOMException("This operation was aborted", "AbortError")
   return Cause.squash(cause)
 }
@@ -140,7 +141,8 @@ export class ChunkIterator<A> implements AsyncIterableIterator<A> {
   #index = 0
   // Resumes the stream fiber once the current chunk is consumed.
   #resume: (() => void) | undefined
-  #waiter: { readonly resolve: (outcome: Outcome<A>) => void } | undefined
+  // Callers of `next` waiting for the stream, first come first served.
+  readonly #waiters: Array<(outcome: Outcome<A>) => void> = []
   #end: Outcome<A> | undefined
   #returned = false
   readonly #fiber: Fiber.RuntimeFiber<void, unknown> | undefined
@@ -199,10 +201,10 @@ export class ChunkIterator<A> implements AsyncIterableIterator<A> {
   }
 
   #take(): Promise<Outcome<A>> {
-    const ready = this.#poll()
+    const ready = this.#waiters.length === 0 ? this.#poll() : undefined
     if (ready !== undefined) return Promise.resolve(ready)
     return new Promise<Outcome<A>>((resolve) => {
-      this.#waiter = { resolve }
+      this.#waiters.push(resolve)
     })
   }
 
@@ -224,12 +226,10 @@ export class ChunkIterator<A> implements AsyncIterableIterator<A> {
   }
 
   #wake(): void {
-    const waiter = this.#waiter
-    if (waiter === undefined) return
-    const outcome = this.#poll()
-    if (outcome !== undefined) {
-      this.#waiter = undefined
-      waiter.resolve(outcome)
+    while (this.#waiters.length > 0) {
+      const outcome = this.#poll()
+      if (outcome === undefined) return
+      this.#waiters.shift()!(outcome)
     }
   }
 }

@@ -6,6 +6,8 @@
 import { type Http, InvalidRequestError, type LlmProvider } from "@llm-api-router/core"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import * as Anthropic from "../Anthropic.js"
+import * as Ollama from "../Ollama.js"
 import * as OpenAi from "../OpenAi.js"
 import * as OpenAiCompatible from "../OpenAiCompatible.js"
 import type { Resolved } from "../ProviderConfig.js"
@@ -135,6 +137,22 @@ export const withBaseUrl = (config: Resolved, f: (baseUrl: string) => ReturnType
 set("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...commonOptions(c), apiKey })), {
   apiKeyEnv: "OPENAI_API_KEY"
 })
+set("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...commonOptions(c), apiKey })), {
+  apiKeyEnv: "ANTHROPIC_API_KEY"
+})
+// No key needed; without a baseUrl, OLLAMA_BASE_URL or OLLAMA_HOST, else localhost.
+set(
+  "ollama",
+  (c) =>
+    Layer.mapError(Ollama.layerConfig(commonOptions(c)), (error) =>
+      error._tag === "InvalidRequestError" ? error : new InvalidRequestError({
+        provider: "ollama",
+        source: "client",
+        param: "baseUrl",
+        message: `invalid config: baseUrl: ${String(error)}`
+      })),
+  { apiKeyEnv: "OLLAMA_API_KEY", requiresApiKey: false }
+)
 set("openai-compatible", (c) => withBaseUrl(c, (baseUrl) => OpenAiCompatible.layer({ ...commonOptions(c), baseUrl })), {
   apiKeyEnv: "OPENAI_COMPATIBLE_API_KEY",
   requiresApiKey: false,
