@@ -8,9 +8,19 @@
 /**
  * @since 0.1.0
  */
+export * as Ollama from "./Ollama.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as OpenAi from "./OpenAi.js"
 
 /**
  * @since 0.1.0
  */
 export * as OpenAiCompatible from "./OpenAiCompatible.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Anthropic from "./Anthropic.js"

@@ -30,3 +30,17 @@ export * as FakeServer from "./FakeServer.js"
  * @since 0.1.0
  */
 export * as FakeOpenAi from "./FakeOpenAi.js"
+
+/**
+ * Anthropic Messages replies (SSE with `event:` lines, JSON and error bodies) and an auto-responder for `FakeServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeAnthropic from "./FakeAnthropic.js"
+
+/**
+ * Ollama native-API replies (NDJSON streams, JSON and `{"error"}` bodies) and an auto-responder for `FakeServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeOllama from "./FakeOllama.js"
