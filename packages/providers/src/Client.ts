@@ -78,7 +78,9 @@ export interface RequestOptions {
 
 /**
  * A streamed answer. Iterate it once with `for await`; leaving the loop early (`break`, `return`, a throw) closes
- * the HTTP request. An error after the first chunk is thrown from the iterator, as the library's error itself.
+ * the HTTP request. An error after the first chunk is thrown from the iterator, as the library's error itself. The
+ * stream is pulled only as it is read: one that is neither read to its end nor left keeps its connection until the
+ * signal aborts or the client closes.
  *
  * @since 0.1.0
  * @category models
@@ -209,6 +211,8 @@ export class Client implements AsyncDisposable {
       params: ChatCompletionCreateParams,
       options?: RequestOptions
     ): Promise<ChatCompletion | ChatCompletionStream> => {
+      // Plain JS callers may pass anything: what is not an object goes to validation as it is, and is rejected there.
+      if (typeof params !== "object" || params === null) return runner.run(LlmProvider.chat(params), options?.signal)
       const { stream, ...request } = params
       if (stream !== true) return runner.run(LlmProvider.chat(request), options?.signal)
       const iterator = new ChunkIterator(runner, LlmProvider.stream(request), options?.signal)

@@ -185,6 +185,7 @@ describe("Client: errors are our own instances", () => {
     assert.instanceOf(error, InvalidRequestError)
     assert.strictEqual((error as InvalidRequestError).source, "client")
     assert.strictEqual((error as InvalidRequestError).param, "messages")
+    assert.instanceOf(await rejectionOf(client.chat.completions.create(undefined as any)), InvalidRequestError)
     const embedError = await rejectionOf(client.embeddings.create({ input: [] }))
     assert.instanceOf(embedError, InvalidRequestError)
     assert.strictEqual(server.requests.length, 0)

@@ -6,7 +6,9 @@
 import { type Http, InvalidRequestError, type LlmProvider } from "@llm-api-router/core"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import * as Aliyun from "../Aliyun.js"
 import * as Anthropic from "../Anthropic.js"
+import * as Gemini from "../Gemini.js"
 import * as Ollama from "../Ollama.js"
 import * as OpenAi from "../OpenAi.js"
 import * as OpenAiCompatible from "../OpenAiCompatible.js"
@@ -140,17 +142,26 @@ set("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...commonOptions(c
 set("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...commonOptions(c), apiKey })), {
   apiKeyEnv: "ANTHROPIC_API_KEY"
 })
+set("gemini", (c) => withApiKey(c, (apiKey) => Gemini.layer({ ...commonOptions(c), apiKey })), {
+  apiKeyEnv: "GEMINI_API_KEY"
+})
+set("aliyun", (c) => withApiKey(c, (apiKey) => Aliyun.layer({ ...commonOptions(c), apiKey })), {
+  apiKeyEnv: "DASHSCOPE_API_KEY"
+})
 // No key needed; without a baseUrl, OLLAMA_BASE_URL or OLLAMA_HOST, else localhost.
 set(
   "ollama",
   (c) =>
-    Layer.mapError(Ollama.layerConfig(commonOptions(c)), (error) =>
-      error._tag === "InvalidRequestError" ? error : new InvalidRequestError({
-        provider: "ollama",
-        source: "client",
-        param: "baseUrl",
-        message: `invalid config: baseUrl: ${String(error)}`
-      })),
+    Layer.mapError(
+      Ollama.layerConfig(commonOptions(c)),
+      (error) =>
+        error._tag === "InvalidRequestError" ? error : new InvalidRequestError({
+          provider: "ollama",
+          source: "client",
+          param: "baseUrl",
+          message: `invalid config: baseUrl: ${String(error)}`
+        })
+    ),
   { apiKeyEnv: "OLLAMA_API_KEY", requiresApiKey: false }
 )
 set("openai-compatible", (c) => withBaseUrl(c, (baseUrl) => OpenAiCompatible.layer({ ...commonOptions(c), baseUrl })), {
