@@ -19,3 +19,28 @@ export * as OpenAiCompatible from "./OpenAiCompatible.js"
  * @since 0.1.0
  */
 export * as Anthropic from "./Anthropic.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProviderConfig from "./ProviderConfig.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProviderFactory from "./ProviderFactory.js"
+
+/**
+ * The Promise facade for plain async code.
+ *
+ * @since 0.1.0
+ */
+export {
+  type CacheStats,
+  type ChatCompletionCreateParams,
+  type ChatCompletionCreateParamsNonStreaming,
+  type ChatCompletionCreateParamsStreaming,
+  type ChatCompletionStream,
+  Client,
+  type RequestOptions
+} from "./Client.js"
