@@ -8,6 +8,11 @@
 /**
  * @since 0.1.0
  */
+export * as Ollama from "./Ollama.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as OpenAi from "./OpenAi.js"
 
 /**

@@ -37,3 +37,10 @@ export * as FakeOpenAi from "./FakeOpenAi.js"
  * @since 0.1.0
  */
 export * as FakeAnthropic from "./FakeAnthropic.js"
+
+/**
+ * Ollama native-API replies (NDJSON streams, JSON and `{"error"}` bodies) and an auto-responder for `FakeServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeOllama from "./FakeOllama.js"
