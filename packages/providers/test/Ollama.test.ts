@@ -13,6 +13,7 @@ import * as Chunk from "effect/Chunk"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -221,6 +222,30 @@ describe("Ollama: constructed transcripts replay through the real HTTP path", ()
         yield* check(Chunk.toReadonlyArray(chunks))
       }))
   }
+
+  it.scopedLive("property: any cutting of the bytes gives the same chunks", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      const body = FakeOllama.ndjson([...multibyteStream.slice(0, 2), ...thinkingStream])
+      const size = Buffer.byteLength(body)
+      const strip = (chunks: Chunk.Chunk<ChatCompletionChunk>) =>
+        Chunk.toReadonlyArray(chunks).map(({ id: _id, ...rest }) => rest)
+      server.enqueue({ headers: { "content-type": "application/x-ndjson" }, chunks: [body] })
+      const reference = strip(yield* withProvider(server, {}, (llm) => Stream.runCollect(llm.stream(hello))))
+      const cutSets = FastCheck.sample(
+        FastCheck.uniqueArray(FastCheck.integer({ min: 1, max: size - 1 }), { maxLength: 40 }),
+        { numRuns: 25, seed: 42 }
+      )
+      for (const cuts of cutSets) {
+        server.enqueue({
+          headers: { "content-type": "application/x-ndjson" },
+          chunks: [body],
+          split: [...cuts].sort((a, b) => a - b)
+        })
+        const got = strip(yield* withProvider(server, {}, (llm) => Stream.runCollect(llm.stream(hello))))
+        assert.deepStrictEqual(got, reference)
+      }
+    }))
 
   it("the multi-byte transcript really has cuts inside characters", () => {
     assert.isAbove(cutsInsideCharacters(FakeOllama.ndjson(multibyteStream)).length, 10)
