@@ -46,6 +46,8 @@ export interface ProviderInfo {
   readonly name: string
   readonly defaultModel: string | undefined
   readonly capabilities: Capabilities
+  /** The endpoint's base URL, when the provider has one: part of the response cache's key. */
+  readonly baseUrl?: string | undefined
 }
 
 /**

@@ -35,3 +35,11 @@ export * as Http from "./Http.js"
  * @since 0.1.0
  */
 export * as HttpTransport from "./HttpTransport.js"
+/**
+ * @since 0.1.0
+ */
+export * as ResponseCache from "./ResponseCache.js"
+/**
+ * @since 0.1.0
+ */
+export * as StreamDecoder from "./StreamDecoder.js"

@@ -109,6 +109,9 @@ export const timeouts = (timeout: Options["timeout"]): HttpTransport.Timeouts | 
   }
 }
 
+/** Marks, inside the chunk stream, where an event failed; never emitted. */
+const failed = {} as ChatCompletionChunk
+
 const trimSlash = (url: string) => url.endsWith("/") ? url.slice(0, -1) : url
 
 const checkBaseUrl = (name: string, baseUrl: string): string => {
@@ -216,6 +219,7 @@ export const makeDialect = (
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
       Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
         const state = new codec.StreamState(name, request.model, Math.floor(now / 1000), streamHooks)
+        let failure: LlmError | undefined = undefined
         const body = chatBody(request, true)
         const bytes = perRequest === undefined
           ? transport.stream({ method: "POST", url: chatUrl, headers: streamHeaders, body }, { model: request.model })
@@ -228,17 +232,25 @@ export const makeDialect = (
           Sse.decode,
           // `[DONE]` ends the stream even if the server keeps the connection open.
           Stream.takeWhile((event) => event.data !== "[DONE]" || ((state.done = true), false)),
-          Stream.mapChunksEffect((events) => {
+          // A failing event still lets the chunks decoded before it in the same read through (the partial answer is
+          // the caller's), then the sentinel ends the stream, closing the connection, and `ending` fails it.
+          Stream.mapChunks((events) => {
             const out: Array<ChatCompletionChunk> = []
             for (const event of events) {
               const result = codec.streamEvent(classify, state, event)
-              if (Either.isLeft(result)) return Effect.fail(result.left)
+              if (Either.isLeft(result)) {
+                failure = result.left
+                out.push(failed)
+                break
+              }
               if (result.right !== undefined) out.push(result.right)
             }
-            return Effect.succeed(Chunk.unsafeFromArray(out))
-          })
+            return Chunk.unsafeFromArray(out)
+          }),
+          Stream.takeWhile((chunk) => chunk !== failed)
         )
         const ending = Stream.suspend(() => {
+          if (failure !== undefined) return Stream.fail(failure)
           const end = state.end()
           return Either.isLeft(end) ? Stream.fail(end.left) : Stream.fromIterable(end.right)
         })
@@ -258,6 +270,7 @@ export const makeDialect = (
     return LlmProvider.make({
       info: {
         name,
+        baseUrl,
         defaultModel: options.defaultModel,
         capabilities: { ...allCapabilities, ...options.capabilities }
       },

@@ -1,0 +1,535 @@
+/**
+ * Response caching as a decorator over `LlmProvider`: the cached provider is still an `LlmProvider`.
+ *
+ * Two parts:
+ * - the storage, the `ResponseCache` service: `layerMemory({ ttl, maxSize })` here, or `RedisCache.layer(…)` from
+ *   `@llm-api-router/cache-redis`;
+ * - the decorator, `ResponseCache.layer`, which wraps the `LlmProvider` in context and needs a storage.
+ *
+ * @example
+ * ```ts
+ * import { LlmProvider, ResponseCache } from "@llm-api-router/core"
+ *
+ * const Cached = ResponseCache.layer.pipe(
+ *   Layer.provide(OpenAi.layer({ apiKey, defaultModel: "gpt-4o-mini" })),
+ *   Layer.provide(ResponseCache.layerMemory({ ttl: "1 hour", maxSize: 1000 }))
+ * )
+ * // one call: skip the cache, or keep this answer for 10 minutes
+ * LlmProvider.chat(request).pipe(ResponseCache.skip)
+ * LlmProvider.chat(request).pipe(ResponseCache.withTtl("10 minutes"))
+ * ```
+ *
+ * What it does:
+ * - the key is a SHA-256 of the provider, its base URL and the canonical request with its model resolved (object
+ *   key order does not matter; `stream`, `stream_options`, `user` and `metadata` do not count; the API key is never
+ *   part of it);
+ * - concurrent identical requests make one upstream call and share its answer (a failure too, but it is not
+ *   stored); when the caller making it is interrupted, another one takes over;
+ * - failures, interrupted or failed streams, and answers cut by `length` (unless `cacheLength`) are never stored;
+ * - a completed stream is stored as its chunks and replayed chunk for chunk; a stream may be served from a
+ *   completion and a completion from a stream; a stream that misses reaches its caller as it arrives;
+ * - embeddings are not cached.
+ *
+ * @since 0.1.0
+ */
+import * as Cache from "effect/Cache"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as ChatStream from "./ChatStream.js"
+import { ChatCompletion, ChatCompletionChunk, type ChatCompletionRequest } from "./Domain.js"
+import * as internal from "./internal/responseCache.js"
+import type { LlmError } from "./LlmError.js"
+import * as LlmProvider from "./LlmProvider.js"
+
+// ---------------------------------------------------------------------------------------------
+// storage contract
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What a cache holds for one request: the completion of a `chat` call, or the chunks of a completed `stream`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Entry = Schema.Union(
+  Schema.TaggedStruct("Completion", { completion: ChatCompletion }),
+  Schema.TaggedStruct("Chunks", { chunks: Schema.Array(ChatCompletionChunk) })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Entry = typeof Entry.Type
+
+/**
+ * The counters of a cache. `maxSize` is `undefined` when the backend has no bound (Redis); `hitRate` is
+ * `hits / (hits + misses)`, 0 before any lookup.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CacheStats {
+  readonly backend: string
+  readonly size: number
+  readonly maxSize: number | undefined
+  readonly hits: number
+  readonly misses: number
+  readonly hitRate: number
+}
+
+/**
+ * The outcome of asking the storage to fill a key: this caller fills it (and calls `release` once stored or
+ * failed), another process filled it meanwhile, or no coordination was possible (the caller goes upstream anyway).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Lock =
+  | { readonly _tag: "Acquired"; readonly release: Effect.Effect<void> }
+  | { readonly _tag: "Filled"; readonly entry: Entry }
+  | { readonly _tag: "Unavailable" }
+
+/**
+ * A cache storage. None of its operations fail: a backend that is down answers as an empty cache (a miss, a
+ * dropped write), so that requests still go upstream and succeed.
+ *
+ * - `set`'s `ttl` overrides the storage's default for this entry when it is `Some`.
+ * - `lock` coordinates fillers beyond one decorator (other processes); concurrent callers inside one decorator are
+ *   already single-flighted by it. A storage without such coordination answers `Acquired` with a no-op `release`.
+ * - `record` counts a hit (`true`) or a miss (`false`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly backend: string
+  readonly get: (key: string) => Effect.Effect<Option.Option<Entry>>
+  readonly set: (key: string, entry: Entry, ttl: Option.Option<Duration.Duration>) => Effect.Effect<void>
+  readonly lock: (key: string) => Effect.Effect<Lock>
+  readonly record: (hit: boolean) => Effect.Effect<void>
+  readonly stats: Effect.Effect<CacheStats>
+  readonly clear: Effect.Effect<void>
+}
+
+/**
+ * The storage tag. Provide one layer of it (`layerMemory`, `RedisCache.layer`) to `ResponseCache.layer`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class ResponseCache extends Context.Tag("@llm-api-router/core/ResponseCache")<ResponseCache, Service>() {}
+
+/**
+ * The counters of the `ResponseCache` in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stats: Effect.Effect<CacheStats, never, ResponseCache> = Effect.flatMap(ResponseCache, (s) => s.stats)
+
+/**
+ * Empties the `ResponseCache` in context and resets its counters.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const clear: Effect.Effect<void, never, ResponseCache> = Effect.flatMap(ResponseCache, (s) => s.clear)
+
+/**
+ * `hits / (hits + misses)`, 0 before any lookup.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const hitRate = (hits: number, misses: number): number => hits + misses === 0 ? 0 : hits / (hits + misses)
+
+// ---------------------------------------------------------------------------------------------
+// memory storage
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MemoryOptions {
+  /** How long an entry lives; default 1 hour. */
+  readonly ttl?: Duration.DurationInput | undefined
+  /** How many entries it keeps, evicting the least recently used; default 1000. */
+  readonly maxSize?: number | undefined
+}
+
+interface Stored {
+  readonly entry: Entry
+  readonly ttl: Duration.Duration
+}
+
+/**
+ * An in-memory storage on `effect/Cache`: at most `maxSize` entries with least-recently-used eviction, each living
+ * `ttl` (measured on Effect's `Clock`, so `TestClock` drives it).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory = (options?: MemoryOptions): Effect.Effect<Service> =>
+  Effect.gen(function*() {
+    const defaultTtl = Duration.decode(options?.ttl ?? "1 hour")
+    const maxSize = options?.maxSize ?? 1000
+    const cache = yield* Cache.makeWith<string, Stored, never>({
+      capacity: maxSize,
+      // Entries only enter through `set`: nothing is ever looked up, so no failure can be cached either.
+      lookup: (key) => Effect.dieMessage(`ResponseCache: no entry for ${key}`),
+      timeToLive: Exit.match({ onFailure: () => Duration.zero, onSuccess: (stored) => stored.ttl })
+    })
+    let hits = 0
+    let misses = 0
+    // `getOption` on an absent key would queue an access for it in the LRU list, and that stale access could later
+    // evict the entry stored under the key: check presence first.
+    const get = (key: string): Effect.Effect<Option.Option<Entry>> =>
+      Effect.flatMap(
+        cache.contains(key),
+        (has) => has ? Effect.map(cache.getOption(key), Option.map((stored) => stored.entry)) : Effect.succeedNone
+      )
+    const set = (key: string, entry: Entry, ttl: Option.Option<Duration.Duration>): Effect.Effect<void> =>
+      // `set` does not touch the LRU list: the read after it makes the entry the most recent and evicts beyond
+      // capacity.
+      Effect.zipRight(cache.set(key, { entry, ttl: Option.getOrElse(ttl, () => defaultTtl) }), cache.getOption(key))
+    const acquired: Lock = { _tag: "Acquired", release: Effect.void }
+    return {
+      backend: "memory",
+      get,
+      set,
+      lock: () => Effect.succeed(acquired),
+      record: (hit) =>
+        Effect.sync(() => {
+          if (hit) hits++
+          else misses++
+        }),
+      stats: Effect.map(cache.size, (size) => ({
+        backend: "memory",
+        size,
+        maxSize,
+        hits,
+        misses,
+        hitRate: hitRate(hits, misses)
+      })),
+      clear: Effect.zipRight(
+        cache.invalidateAll,
+        Effect.sync(() => {
+          hits = 0
+          misses = 0
+        })
+      )
+    }
+  })
+
+/**
+ * The in-memory storage as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory = (options?: MemoryOptions): Layer.Layer<ResponseCache> =>
+  Layer.effect(ResponseCache, makeMemory(options))
+
+// ---------------------------------------------------------------------------------------------
+// per-call options
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Options for the calls inside one effect or stream: `skip` bypasses the cache (no read, no write), `ttl`
+ * overrides the storage's time to live for what they store, `cacheLength` stores answers cut by `length`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  readonly skip?: boolean | undefined
+  readonly ttl?: Duration.DurationInput | undefined
+  readonly cacheLength?: boolean | undefined
+}
+
+interface ResolvedCallOptions {
+  readonly skip: boolean
+  readonly ttl: Option.Option<Duration.Duration>
+  readonly cacheLength: Option.Option<boolean>
+}
+
+const currentOptions = globalValue(
+  Symbol.for("@llm-api-router/core/ResponseCache/currentOptions"),
+  () => FiberRef.unsafeMake<ResolvedCallOptions>({ skip: false, ttl: Option.none(), cacheLength: Option.none() })
+)
+
+const mergeOptions = (options: CallOptions) => {
+  // Decoded once, where the options are written: a bad duration fails at the call site.
+  const ttl = options.ttl === undefined ? Option.none() : Option.some(Duration.decode(options.ttl))
+  return (current: ResolvedCallOptions): ResolvedCallOptions => ({
+    skip: options.skip ?? current.skip,
+    ttl: Option.orElse(ttl, () => current.ttl),
+    cacheLength: options.cacheLength === undefined ? current.cacheLength : Option.some(options.cacheLength)
+  })
+}
+
+/**
+ * Runs an effect or a stream with cache options for the calls it makes (see {@link CallOptions}).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withOptions: {
+  (options: CallOptions): <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: X) => X
+  <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: X, options: CallOptions): X
+} = dual(2, (self: Effect.Effect<any, any, any> | Stream.Stream<any, any, any>, options: CallOptions): any => {
+  const merge = mergeOptions(options)
+  if (Predicate.hasProperty(self, Stream.StreamTypeId)) {
+    return Stream.unwrapScoped(Effect.as(Effect.locallyScopedWith(currentOptions, merge), self))
+  }
+  return Effect.locallyWith(self as Effect.Effect<any, any, any>, currentOptions, merge)
+})
+
+/**
+ * Runs an effect or a stream without the cache: its calls neither read nor write it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const skip = <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: X): X =>
+  withOptions(self, { skip: true })
+
+/**
+ * Runs an effect or a stream with a time to live for the answers its calls store.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withTtl: {
+  (ttl: Duration.DurationInput): <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: X) => X
+  <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: X, ttl: Duration.DurationInput): X
+} = dual(
+  2,
+  <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(self: X, ttl: Duration.DurationInput): X =>
+    withOptions(self, { ttl })
+)
+
+// ---------------------------------------------------------------------------------------------
+// the decorator
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Store answers cut by `finish_reason: "length"` too; default `false`. A call may override it. */
+  readonly cacheLength?: boolean | undefined
+}
+
+/**
+ * The cache key of a chat request for a provider: a hex SHA-256 (see the module's description).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const key = (info: LlmProvider.ProviderInfo, request: ChatCompletionRequest): string =>
+  internal.requestKey(info.name, info.baseUrl, request, request.model ?? info.defaultModel)
+
+type Outcome =
+  | { readonly _tag: "Done"; readonly entry: Entry }
+  | { readonly _tag: "Failed"; readonly error: LlmError }
+  | { readonly _tag: "Abandoned" }
+
+type Claim =
+  | { readonly _tag: "Hit"; readonly entry: Entry }
+  | { readonly _tag: "Miss"; readonly end: (outcome: Outcome) => Effect.Effect<void> }
+
+const abandoned: Outcome = { _tag: "Abandoned" }
+
+const hasLength = (entry: Entry): boolean => {
+  if (entry._tag === "Completion") return entry.completion.choices.some((c) => c.finish_reason === "length")
+  return entry.chunks.some((chunk) => chunk.choices.some((c) => c.finish_reason === "length"))
+}
+
+const entryToCompletion = (entry: Entry): ChatCompletion => {
+  if (entry._tag === "Completion") return entry.completion
+  const accumulator = ChatStream.makeAccumulator()
+  for (const chunk of entry.chunks) accumulator.push(chunk)
+  return accumulator.result()
+}
+
+const entryToChunks = (entry: Entry): ReadonlyArray<ChatCompletionChunk> =>
+  entry._tag === "Chunks" ? entry.chunks : internal.completionToChunks(entry.completion)
+
+const exitOutcome = <A>(exit: Exit.Exit<A, LlmError>, entry: () => Entry | undefined): Outcome => {
+  if (Exit.isSuccess(exit)) {
+    const done = entry()
+    return done === undefined ? abandoned : { _tag: "Done", entry: done }
+  }
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) ? { _tag: "Failed", error: failure.value } : abandoned
+}
+
+/**
+ * Wraps a provider with a cache storage.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const cached = (provider: LlmProvider.Service, store: Service, options?: Options): LlmProvider.Service => {
+  const info = provider.info
+  const defaultCacheLength = options?.cacheLength ?? false
+  // The fills in flight in this process, by key: waiters share the outcome of the one caller filling it.
+  const inflight = new Map<string, Deferred.Deferred<Outcome>>()
+
+  const claim = (key: string): Effect.Effect<Claim, LlmError> =>
+    Effect.suspend((): Effect.Effect<Claim, LlmError> => {
+      const waiting = inflight.get(key)
+      if (waiting !== undefined) {
+        return Effect.flatMap(Deferred.await(waiting), (outcome): Effect.Effect<Claim, LlmError> => {
+          switch (outcome._tag) {
+            case "Done":
+              return Effect.as(store.record(true), { _tag: "Hit", entry: outcome.entry })
+            case "Failed":
+              return Effect.zipRight(store.record(false), Effect.fail(outcome.error))
+            case "Abandoned":
+              // The filler was interrupted: the next waiter in line fills it.
+              return claim(key)
+          }
+        })
+      }
+      const deferred = Deferred.unsafeMake<Outcome>(FiberId.none)
+      inflight.set(key, deferred)
+      const publish = (outcome: Outcome) =>
+        Effect.suspend(() => {
+          if (inflight.get(key) === deferred) inflight.delete(key)
+          return Deferred.succeed(deferred, outcome)
+        })
+      return Effect.gen(function*() {
+        const found = yield* store.get(key)
+        if (Option.isSome(found)) {
+          yield* publish({ _tag: "Done", entry: found.value })
+          yield* store.record(true)
+          return { _tag: "Hit", entry: found.value } as const
+        }
+        const lock = yield* store.lock(key)
+        if (lock._tag === "Filled") {
+          yield* publish({ _tag: "Done", entry: lock.entry })
+          yield* store.record(true)
+          return { _tag: "Hit", entry: lock.entry } as const
+        }
+        yield* store.record(false)
+        const release = lock._tag === "Acquired" ? lock.release : Effect.void
+        return { _tag: "Miss", end: (outcome: Outcome) => Effect.zipRight(release, publish(outcome)) } as const
+      }).pipe(Effect.onInterrupt(() => publish(abandoned)))
+    })
+
+  const storeIfAllowed = (key: string, entry: Entry, call: ResolvedCallOptions): Effect.Effect<void> =>
+    Option.getOrElse(call.cacheLength, () => defaultCacheLength) || !hasLength(entry)
+      ? store.set(key, entry, call.ttl)
+      : Effect.void
+
+  // Between a claim and the installation of what ends it, nothing may interrupt: waiters would wait forever.
+  const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
+    Effect.flatMap(FiberRef.get(currentOptions), (call) => {
+      if (call.skip) return provider.chat(request)
+      const k = key(info, request)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(claim(k)), (claimed) => {
+          if (claimed._tag === "Hit") return Effect.succeed(entryToCompletion(claimed.entry))
+          let entry: Entry | undefined
+          return restore(provider.chat(request)).pipe(
+            Effect.tap((completion) => {
+              entry = { _tag: "Completion", completion }
+              return storeIfAllowed(k, entry, call)
+            }),
+            Effect.onExit((exit) => claimed.end(exitOutcome(exit, () => entry)))
+          )
+        })
+      )
+    })
+
+  const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
+    Stream.unwrapScoped(Effect.flatMap(FiberRef.get(currentOptions), (call) => {
+      if (call.skip) return Effect.succeed(provider.stream(request))
+      const k = key(info, request)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(claim(k)), (claimed) => {
+          if (claimed._tag === "Hit") return Effect.succeed(Stream.fromIterable(entryToChunks(claimed.entry)))
+          const chunks: Array<ChatCompletionChunk> = []
+          let entry: Entry | undefined
+          let error: LlmError | undefined
+          return Effect.as(
+            Effect.addFinalizer(() =>
+              claimed.end(
+                entry !== undefined
+                  ? { _tag: "Done", entry }
+                  : error !== undefined
+                  ? { _tag: "Failed", error }
+                  : abandoned
+              )
+            ),
+            provider.stream(request).pipe(
+              Stream.mapChunks((chunk) => {
+                for (const item of chunk) chunks.push(item)
+                return chunk
+              }),
+              Stream.tapError((e) => Effect.sync(() => error = e)),
+              // Only a stream read to its end is stored; one its caller left early is not known to be complete.
+              Stream.concat(Stream.execute(Effect.suspend(() => {
+                entry = { _tag: "Chunks", chunks }
+                return storeIfAllowed(k, entry, call)
+              })))
+            )
+          )
+        })
+      )
+    }))
+
+  return { info, chat, stream, embed: provider.embed }
+}
+
+/**
+ * Wraps the `LlmProvider` in context with the `ResponseCache` storage in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options
+): Effect.Effect<LlmProvider.Service, never, LlmProvider.LlmProvider | ResponseCache> =>
+  Effect.map(
+    Effect.all([LlmProvider.LlmProvider, ResponseCache]),
+    ([provider, store]) => cached(provider, store, options)
+  )
+
+/**
+ * The decorator as a layer with options: an `LlmProvider` that caches the `LlmProvider` it is given.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (
+  options?: Options
+): Layer.Layer<LlmProvider.LlmProvider, never, LlmProvider.LlmProvider | ResponseCache> =>
+  Layer.effect(LlmProvider.LlmProvider, make(options))
+
+/**
+ * The decorator as a layer: `ResponseCache.layer.pipe(Layer.provide(providerLayer),
+ * Layer.provide(ResponseCache.layerMemory()))`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<LlmProvider.LlmProvider, never, LlmProvider.LlmProvider | ResponseCache> = layerWith()
