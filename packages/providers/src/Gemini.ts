@@ -1,0 +1,351 @@
+/**
+ * Google Gemini through the Generative Language API (AI Studio keys): `generateContent`,
+ * `streamGenerateContent?alt=sse` and `batchEmbedContents`, translated to and from the OpenAI shapes.
+ *
+ * What the translation does that a caller may want to know:
+ * - system and developer messages become `systemInstruction`; assistant turns become role `model`; tool results
+ *   become `functionResponse` parts (`{"output": <text>}`), those answering one turn gathered in one user content,
+ *   each named after the assistant tool call it answers;
+ * - Gemini's function calls carry no ids: ids are generated (`call_…`), or Gemini's own `id` kept when it sends one;
+ * - a call's `thoughtSignature`, which Gemini 3 requires back when the conversation continues, is carried inside
+ *   the tool call id (`<id>__gem_s<signature as base64url>`), the one field every caller passes back unchanged.
+ *   Replay the assistant message with the ids it came with and the signature goes back on its call. Google's
+ *   OpenAI-compatibility field `tool_calls[].extra_content.google.thought_signature` is read too. A replayed call
+ *   turn without any signature gets `thoughtSignatureFallback` on its first call;
+ * - thought summaries (`thought: true` parts, sent with `includeThoughts`) become `reasoning_content`;
+ * - function parameters and `response_format` schemas are lowered to the OpenAPI subset Gemini accepts (or, with
+ *   `schemaMode: "json-schema"`, sent as JSON Schema in `parametersJsonSchema` / `responseJsonSchema`);
+ * - the key goes in the `x-goog-api-key` header, never in the URL;
+ * - embeddings go out in batches of at most 100 inputs, a few at a time, and come back in input order.
+ *
+ * Gemini's own knobs pass through when added to a chat request: `safetySettings`, `cachedContent`,
+ * `thinkingConfig`, and `generationConfig` (merged over the mapped one); `taskType` and `title` on an embeddings
+ * request.
+ *
+ * @since 0.1.0
+ */
+import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
+import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as codec from "./internal/gemini/codec.js"
+import { timeouts } from "./OpenAiCompatible.js"
+
+/**
+ * The Generative Language API, version prefix included.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultBaseUrl = "https://generativelanguage.googleapis.com/v1beta"
+
+/**
+ * The placeholder signature Google documents for replaying function calls whose signature is unknown.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const skipThoughtSignature = "skip_thought_signature_validator"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Sent as `x-goog-api-key`. */
+  readonly apiKey: Redacted.Redacted<string>
+  /** Replaces `https://generativelanguage.googleapis.com/v1beta`. */
+  readonly baseUrl?: string | undefined
+  readonly defaultModel?: string | undefined
+  /** Extra headers on every request. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** A bare duration bounds the whole call; an object sets each phase. */
+  readonly timeout?: Duration.DurationInput | HttpTransport.Timeouts | undefined
+  /** A `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`. */
+  readonly retry?: Retry.RetryOption | undefined
+  /**
+   * How JSON Schemas are sent: `"openapi"` (default) lowers them to the subset every Gemini model accepts, in
+   * `parameters` / `responseSchema`; `"json-schema"` sends them whole in `parametersJsonSchema` /
+   * `responseJsonSchema` (newer models only).
+   */
+  readonly schemaMode?: "openapi" | "json-schema" | undefined
+  /**
+   * Ask for thought summaries (`thinkingConfig.includeThoughts`) on every request, to receive them as
+   * `reasoning_content`. Off by default: models without thinking reject the field. `reasoning_effort` on a request
+   * turns it on for that request.
+   */
+  readonly includeThoughts?: boolean | undefined
+  /**
+   * The signature put on a replayed function-call turn that has none (default `skipThoughtSignature`); `false`
+   * sends none.
+   */
+  readonly thoughtSignatureFallback?: string | false | undefined
+  /** How many `batchEmbedContents` calls run at once for a large input (default 4). */
+  readonly embeddingConcurrency?: number | undefined
+  /** What the models can do; all on by default. */
+  readonly capabilities?: Partial<LlmProvider.Capabilities> | undefined
+}
+
+const name = "gemini"
+
+const allCapabilities: LlmProvider.Capabilities = {
+  streaming: true,
+  tools: true,
+  embeddings: true,
+  vision: true,
+  jsonSchema: true
+}
+
+const checkBaseUrl = (baseUrl: string): Either.Either<string, InvalidRequestError> => {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(baseUrl)
+  } catch {
+    parsed = undefined
+  }
+  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    return Either.left(
+      new InvalidRequestError({
+        provider: name,
+        source: "client",
+        param: "baseUrl",
+        message: `${name}: baseUrl is not an http or https URL: ${JSON.stringify(baseUrl)}`
+      })
+    )
+  }
+  return Either.right(baseUrl.endsWith("/") ? baseUrl.slice(0, -1) : baseUrl)
+}
+
+const TAIL_LIMIT = 64 * 1024
+
+/**
+ * The last bytes of a body (at least 64 KiB of them, when there are that many), kept by reference so that
+ * remembering costs no copy per chunk; read only when a stream ends without finishing.
+ */
+class Tail {
+  private readonly pieces: Array<Uint8Array> = []
+  private head = 0
+  private bytes = 0
+
+  push(piece: Uint8Array): void {
+    this.pieces.push(piece)
+    this.bytes += piece.length
+    while (this.pieces.length - this.head > 1 && this.bytes - this.pieces[this.head]!.length >= TAIL_LIMIT) {
+      this.bytes -= this.pieces[this.head]!.length
+      this.head++
+    }
+    if (this.head > 1024 && this.head * 2 > this.pieces.length) {
+      this.pieces.splice(0, this.head)
+      this.head = 0
+    }
+  }
+
+  text(): string {
+    return Buffer.concat(this.pieces.slice(this.head)).toString("utf8")
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<LlmProvider.Service, InvalidRequestError, Http.HttpClient> =>
+  Effect.gen(function*() {
+    const baseUrl = yield* checkBaseUrl(options.baseUrl ?? defaultBaseUrl)
+    const classify = codec.classifyError
+    const transport = yield* HttpTransport.make({
+      provider: name,
+      timeouts: timeouts(options.timeout),
+      secrets: [options.apiKey],
+      mapError: (response, context) =>
+        classify(
+          codec.errorInfo(
+            name,
+            context.model,
+            response.status,
+            response.json,
+            response.body,
+            response.requestId,
+            response.headers
+          )
+        )
+    })
+
+    // Built once: every request shares these.
+    const baseHeaders: Record<string, string> = {
+      ...options.headers,
+      "x-goog-api-key": Redacted.value(options.apiKey)
+    }
+    const jsonHeaders = { accept: "application/json", ...baseHeaders }
+    const streamHeaders = { accept: "text/event-stream", ...baseHeaders }
+    const fallback = options.thoughtSignatureFallback
+    const requestOptions: codec.RequestOptions = {
+      schemaMode: options.schemaMode ?? "openapi",
+      includeThoughts: options.includeThoughts === true,
+      signatureFallback: fallback === false ? undefined : fallback ?? skipThoughtSignature
+    }
+    const concurrency = Math.max(1, Math.floor(options.embeddingConcurrency ?? 4))
+    const url = (model: string, method: string) => `${baseUrl}/models/${codec.modelPath(model)}:${method}`
+
+    const chat = (request: LlmProvider.ResolvedChatRequest): Effect.Effect<ChatCompletion, LlmError> =>
+      Effect.gen(function*() {
+        const body = yield* codec.chatBody(name, request, requestOptions)
+        const response = yield* transport.json(
+          { method: "POST", url: url(request.model, "generateContent"), headers: jsonHeaders, body },
+          { model: request.model }
+        )
+        if (codec.isErrorEnvelope(response.json)) {
+          return yield* Effect.fail(classify(
+            codec.errorInfo(
+              name,
+              request.model,
+              undefined,
+              response.json,
+              JSON.stringify(response.json),
+              response.requestId,
+              response.headers
+            )
+          ))
+        }
+        const now = yield* Clock.currentTimeMillis
+        return yield* codec.completion(name, request.model, response.json, Math.floor(now / 1000))
+      })
+
+    const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
+      Stream.unwrap(Effect.gen(function*() {
+        const body = yield* codec.chatBody(name, request, requestOptions)
+        const now = yield* Clock.currentTimeMillis
+        const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
+        const tail = new Tail()
+        let failure: LlmError | undefined = undefined
+        const chunks = transport.stream(
+          {
+            method: "POST",
+            url: `${url(request.model, "streamGenerateContent")}?alt=sse`,
+            headers: streamHeaders,
+            body
+          },
+          { model: request.model }
+        ).pipe(
+          // after an error event nothing more is read
+          Stream.takeWhile(() => failure === undefined),
+          Stream.mapChunks((pieces) => {
+            for (const piece of pieces) tail.push(piece)
+            return pieces
+          }),
+          Sse.decode,
+          Stream.mapChunksEffect((events) => {
+            const out: Array<ChatCompletionChunk> = []
+            for (const event of events) {
+              if (failure !== undefined) break
+              const result = codec.streamPayload(classify, state, event.data)
+              if (Either.isLeft(result)) {
+                // what arrived in the same read before the error is delivered first; the error ends the stream
+                if (out.length === 0) return Effect.fail(result.left)
+                failure = result.left
+              } else if (result.right !== undefined) out.push(result.right)
+            }
+            return Effect.succeed(Chunk.unsafeFromArray(out))
+          })
+        )
+        const ending = Stream.suspend(() => {
+          if (failure !== undefined) return Stream.fail(failure)
+          const out: Array<ChatCompletionChunk> = []
+          if (!state.complete) {
+            const rest = codec.unframedTail(tail.text())
+            if (rest !== undefined) {
+              const result = codec.streamPayload(classify, state, rest)
+              if (Either.isLeft(result)) return Stream.fail(result.left)
+              if (result.right !== undefined) out.push(result.right)
+            }
+          }
+          const end = state.end()
+          if (Either.isLeft(end)) return Stream.concat(Stream.fromIterable(out), Stream.fail(end.left))
+          return Stream.fromIterable(out.concat(end.right))
+        })
+        return Stream.concat(chunks, ending)
+      }))
+
+    const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
+      Effect.suspend(() => {
+        const inputs = typeof request.input === "string" ? [request.input] : request.input
+        const batches: Array<ReadonlyArray<string>> = []
+        for (let at = 0; at < inputs.length; at += codec.MAX_BATCH) batches.push(inputs.slice(at, at + codec.MAX_BATCH))
+        const target = url(request.model, "batchEmbedContents")
+        return Effect.forEach(
+          batches,
+          (batch) =>
+            Effect.flatMap(
+              transport.json(
+                { method: "POST", url: target, headers: jsonHeaders, body: codec.embedBody(request, batch) },
+                { model: request.model }
+              ),
+              (response) => codec.embedVectors(name, request.model, response.json, batch.length)
+            ),
+          { concurrency }
+        ).pipe(Effect.map((results): EmbeddingResponse => {
+          const data: Array<EmbeddingResponse["data"][number]> = []
+          for (const vectors of results) {
+            for (const embedding of vectors) data.push({ object: "embedding", index: data.length, embedding })
+          }
+          // the Generative Language API reports no token counts for embeddings
+          return {
+            object: "list",
+            data,
+            model: request.model,
+            usage: { prompt_tokens: 0, total_tokens: 0 },
+            provider: name
+          }
+        }))
+      })
+
+    return LlmProvider.make({
+      info: {
+        name,
+        defaultModel: options.defaultModel,
+        capabilities: { ...allCapabilities, ...options.capabilities }
+      },
+      retry: options.retry,
+      chat,
+      stream,
+      embed
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<LlmProvider.LlmProvider, InvalidRequestError, Http.HttpClient> =>
+  Layer.effect(LlmProvider.LlmProvider, make(options))
+
+/**
+ * Reads `GEMINI_API_KEY` (or, when unset, `GOOGLE_API_KEY`), and when set `GEMINI_BASE_URL` and `GEMINI_MODEL`;
+ * `options` take precedence.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Partial<Options> = {}
+): Layer.Layer<LlmProvider.LlmProvider, ConfigError.ConfigError | InvalidRequestError, Http.HttpClient> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const optional = (key: string) => Effect.map(Config.option(Config.string(key)), Option.getOrUndefined)
+    const apiKey = options.apiKey ??
+      (yield* Config.redacted("GEMINI_API_KEY").pipe(Config.orElse(() => Config.redacted("GOOGLE_API_KEY"))))
+    return layer({
+      ...options,
+      apiKey,
+      baseUrl: options.baseUrl ?? (yield* optional("GEMINI_BASE_URL")),
+      defaultModel: options.defaultModel ?? (yield* optional("GEMINI_MODEL"))
+    })
+  }))
