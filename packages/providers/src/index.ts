@@ -28,6 +28,11 @@ export * as Anthropic from "./Anthropic.js"
 /**
  * @since 0.1.0
  */
+export * as Gemini from "./Gemini.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as ProviderConfig from "./ProviderConfig.js"
 
 /**

@@ -44,3 +44,10 @@ export * as FakeAnthropic from "./FakeAnthropic.js"
  * @since 0.1.0
  */
 export * as FakeOllama from "./FakeOllama.js"
+
+/**
+ * Gemini replies (CRLF-framed SSE, JSON bodies, errors in Google's envelope) and an auto-responder for `FakeServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeGemini from "./FakeGemini.js"
