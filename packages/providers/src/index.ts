@@ -54,3 +54,8 @@ export {
   Client,
   type RequestOptions
 } from "./Client.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Aliyun from "./Aliyun.js"

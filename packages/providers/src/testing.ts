@@ -51,3 +51,11 @@ export * as FakeOllama from "./FakeOllama.js"
  * @since 0.1.0
  */
 export * as FakeGemini from "./FakeGemini.js"
+
+/**
+ * DashScope native-protocol replies (its SSE framing, flat error bodies, error events) and an auto-responder for
+ * `FakeServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeDashScope from "./FakeDashScope.js"

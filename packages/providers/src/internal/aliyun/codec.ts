@@ -1,0 +1,824 @@
+/**
+ * The DashScope native codec: our request → the wire request (`input.messages` + `parameters`), the wire
+ * response, stream events and errors → ours.
+ *
+ * @internal
+ */
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionChunkChoice,
+  ChatCompletionMessage,
+  FinishReason,
+  LlmProvider,
+  Sse,
+  ToolCall,
+  ToolCallDelta,
+  Usage
+} from "@llm-api-router/core"
+import {
+  AuthenticationError,
+  ContentFilterError,
+  ContextLengthError,
+  InvalidRequestError,
+  type LlmError,
+  NetworkError,
+  PermissionDeniedError,
+  ProviderError,
+  QuotaExceededError,
+  RateLimitError,
+  type ResponseDecodeError,
+  Retry
+} from "@llm-api-router/core"
+import * as Either from "effect/Either"
+import { decodeError, errorFields, type ErrorInfo, generateId, truncate } from "../errors.js"
+import * as wire from "./wire.js"
+
+export type { ErrorInfo } from "../errors.js"
+
+// ---------------------------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------------------------
+
+const contextLengthPattern =
+  /range of input length|input (?:tokens? )?length|context[ _-]?length|maximum context|context window|too many tokens|prompt is too long/i
+
+/**
+ * DashScope's error table (protocols §5.7). The code decides first: statuses lie here (`Arrearage` is a 400,
+ * `InvalidApiKey` can be a 400). Codes come PascalCase natively and snake_case through compatible-mode gateways.
+ */
+export const classifyError = (info: ErrorInfo): LlmError => {
+  const code = info.code ?? ""
+  switch (code) {
+    case "InvalidApiKey":
+    case "invalid_api_key":
+      return new AuthenticationError(errorFields(info))
+    case "Arrearage":
+    case "arrearage":
+    case "AllocationQuota.FreeTierOnly":
+    case "insufficient_quota":
+      return new QuotaExceededError(errorFields(info))
+    case "DataInspectionFailed":
+    case "data_inspection_failed":
+      return new ContentFilterError(errorFields(info))
+    case "AccessDenied":
+    case "AccessDenied.Unpurchased":
+    case "Model.AccessDenied":
+    case "access_denied":
+      return new PermissionDeniedError(errorFields(info))
+    case "ModelNotFound":
+    case "model_not_found":
+      return invalidRequest(info)
+    case "RequestTimeOut":
+    case "ServiceUnavailable":
+      return new ProviderError(errorFields(info))
+  }
+  if (code.startsWith("Throttling") || code === "throttling" || code === "rate_limit_exceeded") return rateLimit(info)
+  // Before InvalidParameter: a prompt over the model's window is reported as a bad parameter.
+  if (
+    (info.status === undefined || info.status === 400 || code.includes("InvalidParameter")) &&
+    contextLengthPattern.test(info.message)
+  ) return new ContextLengthError(errorFields(info))
+  if (code.includes("InvalidParameter") || code.startsWith("BadRequest") || code === "InvalidURL") {
+    return invalidRequest(info)
+  }
+  if (code.startsWith("InternalError")) return new ProviderError(errorFields(info))
+  const status = info.status
+  if (status === undefined) return new ProviderError(errorFields(info))
+  switch (status) {
+    case 401:
+      return new AuthenticationError(errorFields(info))
+    case 402:
+      return new QuotaExceededError(errorFields(info))
+    case 403:
+      return new PermissionDeniedError(errorFields(info))
+    case 408:
+      return new ProviderError(errorFields(info))
+    case 429:
+      return rateLimit(info)
+  }
+  if (status >= 500) return new ProviderError(errorFields(info))
+  return invalidRequest(info)
+}
+
+const rateLimit = (info: ErrorInfo): RateLimitError =>
+  new RateLimitError({ ...errorFields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
+
+const invalidRequest = (info: ErrorInfo): InvalidRequestError =>
+  new InvalidRequestError({ ...errorFields(info), source: "provider" })
+
+interface ParsedError {
+  readonly code: string | undefined
+  readonly message: string | undefined
+  readonly requestId: string | undefined
+  readonly status: number | undefined
+}
+
+const noError: ParsedError = { code: undefined, message: undefined, requestId: undefined, status: undefined }
+
+const nonEmpty = (s: string | null | undefined): string | undefined =>
+  s === null || s === undefined || s === "" ? undefined : s
+
+/** Reads the flat body `{code, message, request_id}`, or the compatible-mode envelope `{error: {...}}`. */
+export const readError = (json: unknown): ParsedError => {
+  if (typeof json !== "object" || json === null) return noError
+  const outer = wire.decodeError(json)
+  const inner = "error" in json && typeof (json as { error: unknown }).error === "object"
+    ? wire.decodeError((json as { error: unknown }).error)
+    : undefined
+  const flat = Either.isRight(outer) ? outer.right : undefined
+  const nested = inner !== undefined && Either.isRight(inner) ? inner.right : undefined
+  const code = nested?.code ?? flat?.code
+  return {
+    code: code === null || code === undefined || code === "" ? undefined : String(code),
+    message: nonEmpty(nested?.message) ?? nonEmpty(flat?.message),
+    requestId: nonEmpty(flat?.request_id) ?? nonEmpty(nested?.request_id),
+    status: flat?.status_code ?? undefined
+  }
+}
+
+/** A non-2xx streaming call may answer with an SSE body holding one `data:` error line instead of JSON. */
+const jsonOfSseBody = (body: string): unknown => {
+  for (const line of body.split(/\r\n|\r|\n/)) {
+    if (!line.startsWith("data:")) continue
+    try {
+      return JSON.parse(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5))
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
+
+/** Maps a non-2xx HTTP response to our error. */
+export const errorFromResponse = (
+  classify: (info: ErrorInfo) => LlmError,
+  provider: string,
+  response: {
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: string
+    readonly json: unknown
+    readonly requestId: string | undefined
+  },
+  model: string | undefined
+): LlmError => {
+  const text = response.body.trim()
+  const json = response.json !== undefined ? response.json : jsonOfSseBody(text)
+  const parsed = readError(json)
+  const message = parsed.message ??
+    (json === undefined && text !== ""
+      ? `unexpected ${response.status} response: ${truncate(text).slice(0, 200)}`
+      : `HTTP ${response.status} with no error message`)
+  return classify({
+    provider,
+    model,
+    status: response.status,
+    message,
+    type: undefined,
+    code: parsed.code,
+    param: undefined,
+    requestId: parsed.requestId ?? response.requestId,
+    body: text === "" ? undefined : truncate(text),
+    headers: response.headers
+  })
+}
+
+/** A body in DashScope's error shape: a non-empty `code` and no `output`. */
+export const isErrorBody = (json: unknown): boolean => {
+  if (typeof json !== "object" || json === null || "output" in json) return false
+  const code = (json as { code?: unknown }).code
+  if (typeof code === "string" ? code !== "" : typeof code === "number") return true
+  const error = (json as { error?: unknown }).error
+  return typeof error === "object" && error !== null
+}
+
+/** Maps an error inside a 200: an `event:error` in a stream, or an error body answering a call. */
+export const errorFromEmbedded = (
+  classify: (info: ErrorInfo) => LlmError,
+  provider: string,
+  model: string | undefined,
+  json: unknown,
+  body: string
+): LlmError => {
+  const parsed = readError(json)
+  return classify({
+    provider,
+    model,
+    status: parsed.status !== undefined && parsed.status >= 400 ? parsed.status : undefined,
+    message: parsed.message ?? "the response holds an error",
+    type: undefined,
+    code: parsed.code,
+    param: undefined,
+    requestId: parsed.requestId,
+    body: truncate(body),
+    headers: {}
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// finish reasons and usage
+// ---------------------------------------------------------------------------------------------
+
+/** `"null"` (a string, while streaming), `null` and `""` all mean "not finished". */
+export const isUnfinished = (raw: string | null | undefined): boolean =>
+  raw === null || raw === undefined || raw === "" || raw === "null"
+
+/** Maps a wire `finish_reason`: `tool_calls` whenever the model called a tool, whatever the server said. */
+export const finishReason = (raw: string, calledTools: boolean): FinishReason => {
+  if (calledTools) return "tool_calls"
+  switch (raw) {
+    case "length":
+      return "length"
+    case "tool_calls":
+    case "function_call":
+      return "tool_calls"
+    case "content_filter":
+    case "data_inspection_failed":
+    case "DataInspectionFailed":
+    case "sensitive":
+      return "content_filter"
+    default:
+      return "stop"
+  }
+}
+
+/** `input_tokens` → `prompt_tokens`, `output_tokens` → `completion_tokens`; a missing total is their sum. */
+export const usage = (u: wire.WireUsage): Usage => {
+  const prompt = u.input_tokens ?? 0
+  const completion = u.output_tokens ?? 0
+  const cached = u.prompt_tokens_details?.cached_tokens
+  const reasoning = u.output_tokens_details?.reasoning_tokens
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: u.total_tokens ?? prompt + completion,
+    ...(cached != null ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
+    ...(reasoning != null ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {})
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// request
+// ---------------------------------------------------------------------------------------------
+
+/** The generation endpoints, relative to the base URL. */
+export const textGenerationPath = "/services/aigc/text-generation/generation"
+export const multimodalGenerationPath = "/services/aigc/multimodal-generation/generation"
+export const textEmbeddingPath = "/services/embeddings/text-embedding/text-embedding"
+
+// Vision and audio models (qwen-vl-max, qwen2.5-vl-72b-instruct, qvq-max, qwen-audio-turbo) live only on the
+// multimodal endpoint, even for a text-only turn.
+const multimodalModel = /(?:^|[-.])(?:vl|qvq|audio)(?:[-.]|$)/i
+
+/** Fields with a place of their own on the wire, or no meaning to DashScope. */
+const notParameters = new Set([
+  "model",
+  "messages",
+  "stream",
+  "stream_options",
+  "user",
+  "metadata",
+  "logit_bias",
+  "reasoning_effort",
+  "max_completion_tokens"
+])
+
+type Message = LlmProvider.ResolvedChatRequest["messages"][number]
+type Part = Record<string, string>
+
+const hasMediaPart = (message: Message): boolean =>
+  message.role === "user" && typeof message.content !== "string" &&
+  message.content.some((part) => part.type === "image_url" || part.type === "input_audio")
+
+/** Whether a request goes to the multimodal endpoint: images or audio in it, or a vision/audio model. */
+export const isMultimodal = (request: LlmProvider.ResolvedChatRequest): boolean =>
+  multimodalModel.test(request.model) || request.messages.some(hasMediaPart)
+
+const textOfParts = (
+  parts: ReadonlyArray<{ readonly type: string; readonly text?: string; readonly refusal?: string }>
+) => {
+  let text = ""
+  for (const part of parts) {
+    const piece = part.type === "text" ? part.text : part.type === "refusal" ? part.refusal : undefined
+    if (piece !== undefined) text = text === "" ? piece : `${text}\n${piece}`
+  }
+  return text
+}
+
+const unsupportedPart = (provider: string, path: string, what: string) =>
+  new InvalidRequestError({
+    provider,
+    source: "client",
+    param: path,
+    message: `${provider}: ${path}: ${what} parts are not supported by DashScope's native API`
+  })
+
+/**
+ * The wire body of a chat request, and whether it goes to the multimodal endpoint. Content becomes a string on
+ * the text endpoint and a list of `{text}` / `{image}` / `{audio}` parts on the multimodal one; a tool result
+ * carries the function's name beside `tool_call_id` (older models want it).
+ */
+export const chatBody = (
+  provider: string,
+  request: LlmProvider.ResolvedChatRequest,
+  stream: boolean
+): Either.Either<{ readonly body: Record<string, unknown>; readonly multimodal: boolean }, InvalidRequestError> => {
+  const multimodal = isMultimodal(request)
+  const text = (s: string): string | ReadonlyArray<Part> => multimodal ? [{ text: s }] : s
+  const toolNames = new Map<string, string>()
+  const messages: Array<Record<string, unknown>> = []
+  for (let i = 0; i < request.messages.length; i++) {
+    const m = request.messages[i]!
+    switch (m.role) {
+      case "system":
+      case "developer": {
+        messages.push({
+          role: "system",
+          content: text(typeof m.content === "string" ? m.content : textOfParts(m.content))
+        })
+        break
+      }
+      case "user": {
+        if (typeof m.content === "string") {
+          messages.push({ role: "user", content: text(m.content) })
+          break
+        }
+        if (!multimodal) {
+          messages.push({ role: "user", content: textOfParts(m.content) })
+          break
+        }
+        const parts: Array<Part> = []
+        for (let j = 0; j < m.content.length; j++) {
+          const part = m.content[j]!
+          switch (part.type) {
+            case "text":
+              parts.push({ text: part.text })
+              break
+            case "image_url":
+              parts.push({ image: part.image_url.url })
+              break
+            case "input_audio":
+              parts.push({ audio: `data:audio/${part.input_audio.format};base64,${part.input_audio.data}` })
+              break
+            case "file":
+              return Either.left(unsupportedPart(provider, `messages[${i}].content[${j}]`, "file"))
+          }
+        }
+        messages.push({ role: "user", content: parts })
+        break
+      }
+      case "assistant": {
+        const content = m.content === undefined || m.content === null
+          ? ""
+          : typeof m.content === "string"
+          ? m.content
+          : textOfParts(m.content)
+        const out: Record<string, unknown> = { role: "assistant", content: text(content) }
+        if (m.tool_calls !== undefined && m.tool_calls.length > 0) {
+          out.tool_calls = m.tool_calls.map((call) => {
+            toolNames.set(call.id, call.function.name)
+            return {
+              id: call.id,
+              type: "function",
+              function: {
+                name: call.function.name,
+                arguments: call.function.arguments === "" ? "{}" : call.function.arguments
+              }
+            }
+          })
+        }
+        messages.push(out)
+        break
+      }
+      case "tool": {
+        const name = toolNames.get(m.tool_call_id)
+        messages.push({
+          role: "tool",
+          tool_call_id: m.tool_call_id,
+          ...(name !== undefined ? { name } : {}),
+          content: text(typeof m.content === "string" ? m.content : textOfParts(m.content))
+        })
+        break
+      }
+    }
+  }
+
+  const parameters: Record<string, unknown> = {}
+  const fields = request as unknown as Record<string, unknown>
+  for (const key in fields) {
+    const value = fields[key]
+    if (value === null || value === undefined || notParameters.has(key)) continue
+    parameters[key] = value
+  }
+  if (parameters.max_tokens === undefined && request.max_completion_tokens != null) {
+    parameters.max_tokens = request.max_completion_tokens
+  }
+  // DashScope knows "auto", "none" and a named function; "required" with one tool means that tool.
+  if (request.tool_choice === "required" && request.tools !== undefined && request.tools.length === 1) {
+    parameters.tool_choice = { type: "function", function: { name: request.tools[0]!.function.name } }
+  }
+  parameters.result_format = fields.result_format ?? "message"
+  if (stream) parameters.incremental_output = fields.incremental_output ?? true
+  return Either.right({ body: { model: request.model, input: { messages }, parameters }, multimodal })
+}
+
+// ---------------------------------------------------------------------------------------------
+// non-streaming response
+// ---------------------------------------------------------------------------------------------
+
+const contentText = (content: wire.WireMessage["content"]): string | undefined => {
+  if (content === null || content === undefined) return undefined
+  if (typeof content === "string") return content
+  let text = ""
+  for (const part of content) if (part.text != null) text += part.text
+  return text
+}
+
+const argumentsText = (args: string | Readonly<Record<string, unknown>> | null | undefined): string =>
+  args === null || args === undefined ? "" : typeof args === "string" ? args : JSON.stringify(args)
+
+const toolCalls = (calls: ReadonlyArray<wire.WireToolCall> | null | undefined): Array<ToolCall> | undefined => {
+  if (!calls || calls.length === 0) return undefined
+  return calls.map((call) => {
+    const args = argumentsText(call.function?.arguments)
+    return {
+      id: call.id || generateId("call_"),
+      type: "function" as const,
+      function: { name: call.function?.name ?? "", arguments: args === "" ? "{}" : args }
+    }
+  })
+}
+
+/** Maps a generation body (`result_format` `"message"` or `"text"`). */
+export const completion = (
+  provider: string,
+  model: string,
+  json: unknown,
+  nowSeconds: number
+): Either.Either<ChatCompletion, ResponseDecodeError> => {
+  const decoded = wire.decodeGeneration(json)
+  if (Either.isLeft(decoded)) {
+    return Either.left(decodeError(provider, model, "the generation does not match the protocol", decoded.left.message))
+  }
+  const body = decoded.right
+  const output = body.output
+  let choices: Array<ChatCompletion["choices"][number]>
+  if (output?.choices != null && output.choices.length > 0) {
+    choices = output.choices.map((choice, i) => {
+      const m = choice.message
+      const calls = toolCalls(m?.tool_calls)
+      const content = contentText(m?.content)
+      const reasoning = m?.reasoning_content
+      const message: ChatCompletionMessage = {
+        role: "assistant",
+        content: calls !== undefined && (content === undefined || content === "") ? null : content ?? null,
+        ...(calls ? { tool_calls: calls } : {}),
+        ...(reasoning != null && reasoning !== "" ? { reasoning_content: reasoning } : {})
+      }
+      const raw = choice.finish_reason
+      return {
+        index: choice.index ?? i,
+        message,
+        finish_reason: finishReason(isUnfinished(raw) ? "stop" : raw!, calls !== undefined),
+        logprobs: null
+      }
+    })
+  } else if (output?.text != null) {
+    const raw = output.finish_reason
+    choices = [{
+      index: 0,
+      message: { role: "assistant", content: output.text },
+      finish_reason: finishReason(isUnfinished(raw) ? "stop" : raw!, false),
+      logprobs: null
+    }]
+  } else {
+    return Either.left(decodeError(provider, model, "the generation has no output", truncate(JSON.stringify(json))))
+  }
+  return Either.right({
+    id: body.request_id || generateId("chatcmpl-"),
+    object: "chat.completion",
+    created: nowSeconds,
+    model,
+    choices,
+    ...(body.usage ? { usage: usage(body.usage) } : {}),
+    provider
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// streaming response
+// ---------------------------------------------------------------------------------------------
+
+/** Whether the server sends only new text (asked for) or everything so far (what many models do anyway). */
+const Mode = { Unknown: 0, Incremental: 1, Cumulative: 2 } as const
+type Mode = typeof Mode[keyof typeof Mode]
+
+interface ToolState {
+  readonly ours: number
+  named: boolean
+  args: string
+}
+
+interface ChoiceState {
+  roleSent: boolean
+  finished: boolean
+  content: string
+  reasoning: string
+  /** wire key ("i<index>" or "id<id>") → the call */
+  readonly tools: Map<string, ToolState>
+  toolCount: number
+  lastTool: ToolState | undefined
+}
+
+/**
+ * The per-stream state of the chunk normaliser; one per call.
+ *
+ * Each text field (content, reasoning, each tool call's arguments) keeps what was emitted so far. The first time
+ * a field that already has text receives more, the stream's mode is decided: a piece that starts with everything
+ * emitted so far means the server sends cumulative text, and from then on only the new suffix is emitted; any
+ * other piece means deltas, and nothing is compared again.
+ */
+export class StreamState {
+  id = ""
+  finished = false
+  usage: Usage | undefined = undefined
+  private mode: Mode = Mode.Unknown
+  private readonly choices = new Map<number, ChoiceState>()
+
+  constructor(readonly provider: string, readonly model: string, readonly nowSeconds: number) {}
+
+  private choice(index: number): ChoiceState {
+    let state = this.choices.get(index)
+    if (state === undefined) {
+      state = {
+        roleSent: false,
+        finished: false,
+        content: "",
+        reasoning: "",
+        tools: new Map(),
+        toolCount: 0,
+        lastTool: undefined
+      }
+      this.choices.set(index, state)
+    }
+    return state
+  }
+
+  /** The new text in `incoming`, given what this field has emitted. */
+  private fresh(emitted: string, incoming: string): string {
+    if (incoming === "" || emitted === "" || this.mode === Mode.Incremental) return incoming
+    if (this.mode === Mode.Unknown) {
+      if (incoming === emitted) return "" // undecided: the same text again; wait for a piece that tells
+      this.mode = incoming.startsWith(emitted) ? Mode.Cumulative : Mode.Incremental
+    }
+    if (this.mode === Mode.Incremental) return incoming
+    if (incoming.startsWith(emitted)) return incoming.slice(emitted.length)
+    return emitted.startsWith(incoming) ? "" : incoming
+  }
+
+  /** Handles one result event; returns the chunk to emit, if any. */
+  event(json: unknown): Either.Either<ChatCompletionChunk | undefined, LlmError> {
+    const decoded = wire.decodeGeneration(json)
+    if (Either.isLeft(decoded)) {
+      return Either.left(
+        decodeError(this.provider, this.model, "a stream event does not match the protocol", decoded.left.message)
+      )
+    }
+    const e = decoded.right
+    if (this.id === "" && e.request_id) this.id = e.request_id
+    // Cumulative on every event: the last one wins.
+    if (e.usage) this.usage = usage(e.usage)
+    const output = e.output
+    if (output == null) return Either.right(undefined)
+    const out: Array<ChatCompletionChunkChoice> = []
+    if (output.choices != null && output.choices.length > 0) {
+      for (let i = 0; i < output.choices.length; i++) {
+        const wc = output.choices[i]!
+        const m = wc.message
+        const c = this.step(
+          wc.index ?? i,
+          contentText(m?.content),
+          m?.reasoning_content ?? undefined,
+          m?.tool_calls ?? undefined,
+          wc.finish_reason
+        )
+        if (c !== undefined) out.push(c)
+      }
+    } else if (output.text != null || output.finish_reason != null) {
+      const c = this.step(0, output.text ?? undefined, undefined, undefined, output.finish_reason)
+      if (c !== undefined) out.push(c)
+    }
+    return Either.right(out.length === 0 ? undefined : this.make(out))
+  }
+
+  private step(
+    index: number,
+    content: string | undefined,
+    reasoning: string | undefined,
+    calls: ReadonlyArray<wire.WireToolCall> | undefined,
+    rawFinish: string | null | undefined
+  ): ChatCompletionChunkChoice | undefined {
+    const state = this.choice(index)
+    const delta: {
+      role?: "assistant"
+      content?: string
+      reasoning_content?: string
+      tool_calls?: Array<ToolCallDelta>
+    } = {}
+    if (!state.roleSent) {
+      delta.role = "assistant"
+      state.roleSent = true
+    }
+    if (reasoning !== undefined) {
+      const piece = this.fresh(state.reasoning, reasoning)
+      if (piece !== "") {
+        state.reasoning += piece
+        delta.reasoning_content = piece
+      }
+    }
+    if (content !== undefined) {
+      const piece = this.fresh(state.content, content)
+      if (piece !== "") {
+        state.content += piece
+        delta.content = piece
+      }
+    }
+    if (calls !== undefined && calls.length > 0) {
+      const deltas = this.toolDeltas(state, calls)
+      if (deltas.length > 0) delta.tool_calls = deltas
+    }
+    let finish: FinishReason | null = null
+    if (!state.finished && !isUnfinished(rawFinish)) {
+      finish = finishReason(rawFinish!, state.toolCount > 0)
+      state.finished = true
+      this.finished = true
+    }
+    if (
+      delta.role === undefined && delta.content === undefined && delta.reasoning_content === undefined &&
+      delta.tool_calls === undefined && finish === null
+    ) return undefined
+    return { index, delta, finish_reason: finish }
+  }
+
+  private toolDeltas(state: ChoiceState, calls: ReadonlyArray<wire.WireToolCall>): Array<ToolCallDelta> {
+    const out: Array<ToolCallDelta> = []
+    for (const call of calls) {
+      const byIndex = call.index != null ? `i${call.index}` : undefined
+      const byId = call.id ? `id${call.id}` : undefined
+      const name = call.function?.name || undefined
+      let tool = byIndex !== undefined ? state.tools.get(byIndex) : undefined
+      if (tool === undefined && byId !== undefined) tool = state.tools.get(byId)
+      // Neither an index nor an id: a continuation of the latest call, unless it names a new one.
+      if (tool === undefined && byIndex === undefined && byId === undefined && name === undefined) {
+        tool = state.lastTool
+      }
+      const args = argumentsText(call.function?.arguments)
+      if (tool === undefined) {
+        tool = { ours: state.toolCount++, named: name !== undefined, args }
+        if (byIndex !== undefined) state.tools.set(byIndex, tool)
+        if (byId !== undefined) state.tools.set(byId, tool)
+        state.lastTool = tool
+        out.push({
+          index: tool.ours,
+          id: call.id || generateId("call_"),
+          type: "function",
+          function: { ...(name !== undefined ? { name } : {}), arguments: args }
+        })
+        continue
+      }
+      if (byId !== undefined) state.tools.set(byId, tool)
+      state.lastTool = tool
+      const lateName = !tool.named && name !== undefined ? name : undefined
+      if (lateName !== undefined) tool.named = true
+      const piece = this.fresh(tool.args, args)
+      tool.args += piece
+      if (piece === "" && lateName === undefined) continue
+      out.push({
+        index: tool.ours,
+        function: { ...(lateName !== undefined ? { name: lateName } : {}), arguments: piece }
+      })
+    }
+    return out
+  }
+
+  private make(choices: ReadonlyArray<ChatCompletionChunkChoice>, usageValue?: Usage): ChatCompletionChunk {
+    return {
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: this.nowSeconds,
+      model: this.model,
+      choices,
+      ...(usageValue !== undefined ? { usage: usageValue } : {}),
+      provider: this.provider
+    }
+  }
+
+  /**
+   * Called when the byte stream ends. DashScope has no end marker: the connection closes after the event with a
+   * real finish reason, so a stream that closes without one was cut.
+   */
+  end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
+    if (!this.finished) {
+      return Either.left(
+        new NetworkError({
+          provider: this.provider,
+          model: this.model,
+          message: `${this.provider}: the stream ended before the response was complete (no finish_reason)`
+        })
+      )
+    }
+    if (this.id === "") this.id = generateId("chatcmpl-")
+    return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])
+  }
+}
+
+/**
+ * Reads one SSE event: `event:error` or a flat error body fails the stream typed, anything else is a result.
+ * The `:HTTP_STATUS/…` lines are SSE comments and never reach here.
+ */
+export const streamEvent = (
+  classify: (info: ErrorInfo) => LlmError,
+  state: StreamState,
+  event: Sse.Event
+): Either.Either<ChatCompletionChunk | undefined, LlmError> => {
+  const data = event.data
+  if (data === "") return Either.right(undefined)
+  let json: unknown
+  try {
+    json = JSON.parse(data)
+  } catch {
+    return Either.left(
+      decodeError(state.provider, state.model, "a stream event is not JSON", truncate(data).slice(0, 200))
+    )
+  }
+  if (event.event === "error" || isErrorBody(json)) {
+    return Either.left(errorFromEmbedded(classify, state.provider, state.model, json, data))
+  }
+  return state.event(json)
+}
+
+// ---------------------------------------------------------------------------------------------
+// embeddings
+// ---------------------------------------------------------------------------------------------
+
+/** Fields of our embeddings request with a place of their own on the wire, or no meaning to DashScope. */
+const notEmbeddingParameters = new Set(["model", "input", "dimensions", "encoding_format", "user"])
+
+/**
+ * The most texts one call may carry: 25 for `text-embedding-v1`/`v2`, 10 for `v3`/`v4` and anything unknown.
+ */
+export const embeddingBatchSize = (model: string): number => /^text-embedding-v[12](?:$|[^0-9])/.test(model) ? 25 : 10
+
+/** The wire body of one batch. Extra request fields (`text_type`, `output_type`, `instruct`) go to `parameters`. */
+export const embeddingBody = (
+  request: LlmProvider.ResolvedEmbeddingRequest,
+  texts: ReadonlyArray<string>
+): Record<string, unknown> => {
+  const parameters: Record<string, unknown> = {}
+  const fields = request as unknown as Record<string, unknown>
+  for (const key in fields) {
+    const value = fields[key]
+    if (value === null || value === undefined || notEmbeddingParameters.has(key)) continue
+    parameters[key] = value
+  }
+  if (request.dimensions !== undefined) parameters.dimension = request.dimensions
+  return { model: request.model, input: { texts }, parameters }
+}
+
+/** One batch's vectors, in the order of its texts (the server keys them by `text_index`), and its tokens. */
+export const embeddingBatch = (
+  provider: string,
+  model: string,
+  json: unknown,
+  count: number
+): Either.Either<{ readonly vectors: Array<ReadonlyArray<number>>; readonly tokens: number }, ResponseDecodeError> => {
+  const decoded = wire.decodeEmbeddingResponse(json)
+  if (Either.isLeft(decoded)) {
+    return Either.left(
+      decodeError(provider, model, "the embeddings response does not match the protocol", decoded.left.message)
+    )
+  }
+  const body = decoded.right
+  const vectors = new Array<ReadonlyArray<number>>(count)
+  const items = body.output.embeddings
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    const at = item.text_index ?? i
+    if (at < 0 || at >= count || vectors[at] !== undefined) {
+      return Either.left(decodeError(provider, model, "an embedding has a bad or repeated text_index", String(at)))
+    }
+    vectors[at] = item.embedding
+  }
+  if (items.length !== count) {
+    return Either.left(
+      decodeError(
+        provider,
+        model,
+        "the embeddings response has the wrong number of vectors",
+        `${items.length} for ${count} texts`
+      )
+    )
+  }
+  return Either.right({ vectors, tokens: body.usage?.total_tokens ?? body.usage?.input_tokens ?? 0 })
+}
