@@ -185,8 +185,9 @@ export const make = (
           { model: request.model }
         ).pipe(
           Sse.decode,
-          // `message_stop` ends the stream even if the server keeps the connection open.
-          Stream.takeWhile((event) => event.event !== "message_stop" || ((state.stopped = true), false)),
+          // `message_stop` ends the stream even if the server keeps the connection open. (Not `state.stopped`: the
+          // events of a chunk pass here before any of them is handled.)
+          Stream.takeWhile((event) => event.event !== "message_stop" || ((state.stopEvent = true), false)),
           Stream.mapChunksEffect((events) => {
             const out: Array<ChatCompletionChunk> = []
             for (const event of events) {

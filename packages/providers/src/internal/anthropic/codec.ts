@@ -179,16 +179,11 @@ const isErrorBody = (json: unknown): boolean =>
  * Maps a `stop_reason` (protocols §2.7). `pause_turn` (a server tool paused a long turn; sending the
  * assistant content back continues it) becomes `length`: like a cut answer, the turn is unfinished and
  * is continued the same way, whereas `stop` would tell the caller the answer is complete.
- * `tool_calls` whenever a tool was called, except when a call was cut by the token limit: its
- * arguments are incomplete, and `length` says so.
+ * `tool_calls` whenever a tool was called, as everywhere in the library (`ChatStream.toCompletion`
+ * folds the same way), even when `max_tokens` cut the last call's arguments short.
  */
-export const finishReason = (
-  stopReason: string | null | undefined,
-  calledTools: boolean,
-  toolCallCut: boolean
-): FinishReason => {
-  const cut = stopReason === "max_tokens" || stopReason === "model_context_window_exceeded"
-  if (calledTools && !(cut && toolCallCut)) return "tool_calls"
+export const finishReason = (stopReason: string | null | undefined, calledTools: boolean): FinishReason => {
+  if (calledTools) return "tool_calls"
   switch (stopReason) {
     case "max_tokens":
     case "model_context_window_exceeded":
@@ -687,7 +682,6 @@ export const completion = (
       }
     }
   }
-  const last = body.content[body.content.length - 1]
   const message: ChatCompletionMessage & { thinking_blocks?: ReadonlyArray<ThinkingBlock> } = {
     role: "assistant",
     content: text ?? null,
@@ -703,7 +697,7 @@ export const completion = (
     choices: [{
       index: 0,
       message,
-      finish_reason: finishReason(body.stop_reason, calls.length > 0, last?.type === "tool_use"),
+      finish_reason: finishReason(body.stop_reason, calls.length > 0),
       logprobs: null
     }],
     usage: usage(body.usage ?? {}),
@@ -749,7 +743,10 @@ type Delta = {
 export class StreamState {
   id = ""
   model: string
+  /** `message_stop` was handled: later events are ignored */
   stopped = false
+  /** an `event: message_stop` line was seen by the framing layer, which stops reading there */
+  stopEvent = false
   private roleSent = false
   private stopReason: string | null | undefined = undefined
   private tools = 0
@@ -985,7 +982,7 @@ export class StreamState {
    * `message_stop` never came (never report a truncated answer as done).
    */
   end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
-    if (!this.stopped) {
+    if (!this.stopped && !this.stopEvent) {
       return Either.left(
         new NetworkError({
           provider: this.provider,
@@ -995,12 +992,7 @@ export class StreamState {
       )
     }
     this.ensureId()
-    let toolCallCut = false
-    for (const state of this.blocks.values()) {
-      if (state.open && state.kind === "tool") toolCallCut = true
-    }
-    const finish = finishReason(this.stopReason, this.tools > 0, toolCallCut)
-    const last = this.chunk({}, finish)
+    const last = this.chunk({}, finishReason(this.stopReason, this.tools > 0))
     return Either.right([last, { ...last, choices: [], usage: toUsage(this.counts) }])
   }
 }
