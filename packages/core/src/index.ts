@@ -43,3 +43,7 @@ export * as ResponseCache from "./ResponseCache.js"
  * @since 0.1.0
  */
 export * as StreamDecoder from "./StreamDecoder.js"
+/**
+ * @since 0.1.0
+ */
+export * as StreamDecoder from "./StreamDecoder.js"
