@@ -22,6 +22,8 @@ export interface SseOptions {
    * `": "` is added when the text has no leading `:`.
    */
   readonly comments?: ReadonlyArray<string> | undefined
+  /** Blank lines sent first, before the comments and events, each as its own write (DeepSeek under load). */
+  readonly leadingBlankLines?: number | undefined
 }
 
 /**
@@ -143,3 +145,41 @@ export const errorReply: (status: number, error: ErrorBody, headers?: Readonly<R
  * @category handlers
  */
 export const responder: (options?: ResponderOptions) => Handler = internal.responder
+
+/**
+ * A JSON reply preceded by `blankLines` empty lines, each written on its own (`chunkDelay` milliseconds apart):
+ * how DeepSeek keeps a non-streaming request alive while it waits for capacity.
+ *
+ * @since 0.1.0
+ * @category replies
+ */
+export const blankLinesJsonReply: (
+  body: unknown,
+  blankLines: number,
+  options?: { readonly status?: number | undefined; readonly chunkDelay?: number | undefined }
+) => Reply = internal.blankLinesJsonReply
+
+/**
+ * The fields of OpenRouter's error object: `code` (a number, the HTTP status it stands for, or a string such as
+ * `"server_error"`), `message`, and the optional `metadata` (`error_type`, `provider_name`, `raw`, …).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenRouterError {
+  readonly code?: number | string | undefined
+  readonly message: string
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * OpenRouter's mid-stream error chunk: the chunk fields plus a top-level `error`, and a choice whose
+ * `finish_reason` is `"error"`. Put it in the events of {@link streamReply}.
+ *
+ * @since 0.1.0
+ * @category framing
+ */
+export const openRouterErrorChunk: (
+  error: OpenRouterError,
+  options?: { readonly id?: string | undefined; readonly model?: string | undefined }
+) => Record<string, unknown> = internal.openRouterErrorChunk

@@ -59,3 +59,18 @@ export {
  * @since 0.1.0
  */
 export * as Aliyun from "./Aliyun.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as DeepSeek from "./DeepSeek.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OpenRouter from "./OpenRouter.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Zhipu from "./Zhipu.js"

@@ -8,11 +8,14 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Aliyun from "../Aliyun.js"
 import * as Anthropic from "../Anthropic.js"
+import * as DeepSeek from "../DeepSeek.js"
 import * as Gemini from "../Gemini.js"
 import * as Ollama from "../Ollama.js"
 import * as OpenAi from "../OpenAi.js"
 import * as OpenAiCompatible from "../OpenAiCompatible.js"
+import * as OpenRouter from "../OpenRouter.js"
 import type { Resolved } from "../ProviderConfig.js"
+import * as Zhipu from "../Zhipu.js"
 
 /** @internal */
 export type Make = (config: Resolved) => Layer.Layer<LlmProvider.LlmProvider, InvalidRequestError, Http.HttpClient>
@@ -138,6 +141,15 @@ export const withBaseUrl = (config: Resolved, f: (baseUrl: string) => ReturnType
 // The built-in providers, one registration each: how to build the layer, where the key comes from.
 set("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...commonOptions(c), apiKey })), {
   apiKeyEnv: "OPENAI_API_KEY"
+})
+set("openrouter", (c) => withApiKey(c, (apiKey) => OpenRouter.layer({ ...commonOptions(c), apiKey })), {
+  apiKeyEnv: "OPENROUTER_API_KEY"
+})
+set("deepseek", (c) => withApiKey(c, (apiKey) => DeepSeek.layer({ ...commonOptions(c), apiKey })), {
+  apiKeyEnv: "DEEPSEEK_API_KEY"
+})
+set("zhipu", (c) => withApiKey(c, (apiKey) => Zhipu.layer({ ...commonOptions(c), apiKey })), {
+  apiKeyEnv: "ZHIPUAI_API_KEY"
 })
 set("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...commonOptions(c), apiKey })), {
   apiKeyEnv: "ANTHROPIC_API_KEY"

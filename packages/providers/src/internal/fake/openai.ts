@@ -1,4 +1,4 @@
-import type { ErrorBody, ResponderOptions, SseOptions, StreamReplyOptions } from "../../FakeOpenAi.js"
+import type { ErrorBody, OpenRouterError, ResponderOptions, SseOptions, StreamReplyOptions } from "../../FakeOpenAi.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
 
@@ -11,6 +11,7 @@ export const frames = (events: ReadonlyArray<unknown>, options?: SseOptions): Ar
   const eol = options?.lineEnding ?? "\n"
   const end = eol + eol
   const out: Array<string> = []
+  for (let i = 0; i < (options?.leadingBlankLines ?? 0); i++) out.push(eol)
   if (options?.comments !== undefined) {
     for (const comment of options.comments) out.push((comment.startsWith(":") ? comment : `: ${comment}`) + end)
   }
@@ -38,6 +39,36 @@ export const jsonReply = (body: unknown, status = 200, headers?: Readonly<Record
   status,
   headers: { "content-type": "application/json", ...headers },
   body: JSON.stringify(body)
+})
+
+/** @internal */
+export const blankLinesJsonReply = (
+  body: unknown,
+  blankLines: number,
+  options?: { readonly status?: number | undefined; readonly chunkDelay?: number | undefined }
+): Reply => ({
+  status: options?.status ?? 200,
+  headers: { "content-type": "application/json" },
+  chunks: [...Array.from({ length: blankLines }, () => "\n"), JSON.stringify(body)],
+  chunkDelay: options?.chunkDelay
+})
+
+/** @internal */
+export const openRouterErrorChunk = (
+  error: OpenRouterError,
+  options?: { readonly id?: string | undefined; readonly model?: string | undefined }
+): Record<string, unknown> => ({
+  id: options?.id ?? "gen-fake-error",
+  object: "chat.completion.chunk",
+  created: Math.floor(Date.now() / 1000),
+  model: options?.model ?? DEFAULT_CHAT_MODEL,
+  provider: "Fake",
+  error: {
+    ...(error.code !== undefined ? { code: error.code } : {}),
+    message: error.message,
+    ...(error.metadata !== undefined ? { metadata: error.metadata } : {})
+  },
+  choices: [{ index: 0, delta: { content: "" }, finish_reason: "error" }]
 })
 
 /** @internal */

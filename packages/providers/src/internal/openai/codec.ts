@@ -334,6 +334,18 @@ export const embeddingBody = (request: LlmProvider.ResolvedEmbeddingRequest): Re
   encoding_format: request.encoding_format ?? "base64"
 })
 
+/**
+ * For servers that may not know `encoding_format: "base64"`: the default is dropped (they answer floats,
+ * which decode the same), a format the caller chose is kept.
+ */
+export const withoutDefaultEncoding = (
+  body: Record<string, unknown>,
+  request: LlmProvider.ResolvedEmbeddingRequest
+): Record<string, unknown> => {
+  if (request.encoding_format === undefined) delete body.encoding_format
+  return body
+}
+
 // ---------------------------------------------------------------------------------------------
 // non-streaming response
 // ---------------------------------------------------------------------------------------------
