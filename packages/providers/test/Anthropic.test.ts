@@ -5,6 +5,7 @@ import { Anthropic } from "@llm-api-router/providers"
 import { Client } from "@llm-api-router/providers/Client"
 import { FakeAnthropic, FakeServer } from "@llm-api-router/providers/testing"
 import * as Chunk from "effect/Chunk"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -1024,6 +1025,29 @@ describe("Anthropic: the error-mapping table", () => {
       ) {
         assert.notInclude(text, SECRET)
       }
+    }))
+})
+
+describe("Anthropic: layerConfig", () => {
+  it.scopedLive("reads ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL and ANTHROPIC_MODEL", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      server.setHandler(FakeAnthropic.responder())
+      const config = ConfigProvider.fromMap(
+        new Map([
+          ["ANTHROPIC_API_KEY", SECRET],
+          ["ANTHROPIC_BASE_URL", `${server.url}/v1`],
+          ["ANTHROPIC_MODEL", "claude-from-env"]
+        ])
+      )
+      const res = yield* LlmProvider.chat({ messages: [{ role: "user", content: "hi" }] }).pipe(
+        Effect.provide(Anthropic.layerConfig({ retry: false })),
+        Effect.provide(Http.layer()),
+        Effect.withConfigProvider(config)
+      )
+      assert.strictEqual(res.choices[0]!.message.content, "Echo: hi")
+      assert.strictEqual(server.requests[0]!.headers["x-api-key"], SECRET)
+      assert.strictEqual(sent(server).model, "claude-from-env")
     }))
 })
 
