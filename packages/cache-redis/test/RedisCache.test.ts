@@ -1,0 +1,139 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Http, LlmProvider, ResponseCache } from "@llm-api-router/core"
+import { OpenAi } from "@llm-api-router/providers"
+import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { Redis } from "ioredis"
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll } from "vitest"
+import { RedisCache } from "../src/index.js"
+import { type RedisServer, requireRedis, startRedis } from "./redisServer.js"
+
+const binary = requireRedis()
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const child = fileURLToPath(new URL("./child.ts", import.meta.url))
+
+const runChild = (baseUrl: string, redisUrl: string, prefix: string) =>
+  new Promise<{ completion: { choices: Array<{ message: { content: string } }> }; stats: Omit<ResponseCache.CacheStats, "maxSize"> }>(
+    (resolve, reject) =>
+      execFile(
+        process.execPath,
+        ["--conditions=source", "--import", "tsx", child, baseUrl, redisUrl, prefix],
+        { cwd: root },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))
+      )
+  )
+
+const ask = (content: string) => ({ messages: [{ role: "user" as const, content }] })
+
+describe.skipIf(binary === undefined)("RedisCache (real redis-server)", () => {
+  let redis: RedisServer
+  let fake: FakeServer.FakeServer
+  beforeAll(async () => {
+    redis = await startRedis(binary!)
+    fake = await FakeServer.start({ handler: FakeOpenAi.responder() })
+  })
+  afterAll(async () => {
+    await fake?.close()
+    await redis?.stop()
+  })
+
+  const cachedOpenAi = (prefix: string, options?: Partial<RedisCache.Options>) =>
+    ResponseCache.layer.pipe(
+      Layer.provide(OpenAi.layer({ apiKey: Redacted.make("sk"), baseUrl: fake.url, defaultModel: "m", retry: false })),
+      Layer.provideMerge(RedisCache.layer({ url: redis.url, prefix, timeout: 500, ...options })),
+      Layer.provide(Http.layerDefault)
+    )
+
+  it("two separate processes share one cache: the second is served from it", async () => {
+    fake.reset()
+    fake.setHandler(FakeOpenAi.responder())
+    const first = await runChild(fake.url, redis.url, "procs:")
+    const second = await runChild(fake.url, redis.url, "procs:")
+    assert.strictEqual(fake.requests.length, 1)
+    assert.deepStrictEqual(second.completion, first.completion)
+    // (JSON drops `maxSize: undefined`)
+    assert.deepStrictEqual(second.stats, {
+      backend: "redis",
+      size: 1,
+      hits: 1,
+      misses: 1,
+      hitRate: 0.5
+    })
+  }, 60_000)
+
+  it("processes missing the same key at once make one upstream call", async () => {
+    fake.reset()
+    const respond = FakeOpenAi.responder()
+    fake.setHandler((request) => ({ ...respond(request)!, headersDelay: 1500 }))
+    const results = await Promise.all([1, 2, 3].map(() => runChild(fake.url, redis.url, "herd:")))
+    assert.strictEqual(fake.requests.length, 1)
+    for (const r of results) assert.deepStrictEqual(r.completion, results[0]!.completion)
+  }, 60_000)
+
+  it.live("an old-format entry is a miss, not a crash", () =>
+    Effect.gen(function*() {
+      fake.reset()
+      fake.setHandler(FakeOpenAi.responder())
+      const provider = yield* LlmProvider.LlmProvider
+      const key = ResponseCache.key(provider.info, ask("old"))
+      const client = new Redis(redis.url)
+      yield* Effect.promise(() => client.set(`old:e:${key}`, JSON.stringify({ v: 0, completion: { foo: 1 } })))
+      const answer = yield* LlmProvider.chat(ask("old"))
+      assert.strictEqual(answer.choices[0]!.message.content, "Echo: old")
+      assert.strictEqual(fake.requests.length, 1)
+      const stored = JSON.parse((yield* Effect.promise(() => client.get(`old:e:${key}`)))!)
+      assert.strictEqual(stored.v, RedisCache.FORMAT_VERSION)
+      yield* Effect.promise(() => client.quit())
+    }).pipe(Effect.provide(cachedOpenAi("old:"))))
+
+  it.live("clear removes this prefix's keys only", () =>
+    Effect.gen(function*() {
+      fake.reset()
+      fake.setHandler(FakeOpenAi.responder())
+      const client = new Redis(redis.url)
+      yield* Effect.promise(() => client.set("other:e:x", "keep"))
+      yield* Effect.promise(() => client.set("unrelated", "keep"))
+      for (let i = 0; i < 5; i++) yield* LlmProvider.chat(ask(`q${i}`))
+      assert.strictEqual((yield* ResponseCache.stats).size, 5)
+      yield* ResponseCache.clear
+      assert.deepStrictEqual(yield* Effect.promise(() => client.keys("mine:*")), [])
+      assert.strictEqual(yield* Effect.promise(() => client.get("other:e:x")), "keep")
+      assert.strictEqual(yield* Effect.promise(() => client.get("unrelated")), "keep")
+      yield* Effect.promise(() => client.quit())
+    }).pipe(Effect.provide(cachedOpenAi("mine:"))))
+
+  it.live(
+    "Redis stopped mid-run and started again: every request succeeds, and the cache comes back",
+    () =>
+      Effect.gen(function*() {
+        fake.reset()
+        fake.setHandler(FakeOpenAi.responder())
+        const before = yield* LlmProvider.chat(ask("up"))
+        assert.strictEqual((yield* LlmProvider.chat(ask("up"))).id, before.id)
+        assert.strictEqual(fake.requests.length, 1)
+        yield* Effect.promise(() => redis.stop())
+        for (let i = 0; i < 3; i++) {
+          const answer = yield* LlmProvider.chat(ask(`down ${i}`))
+          assert.strictEqual(answer.choices[0]!.message.content, `Echo: down ${i}`)
+        }
+        assert.strictEqual(fake.requests.length, 4)
+        redis = yield* Effect.promise(() => startRedis(binary!, redis.port))
+        // the client reconnects by itself; until it has, requests still go upstream and succeed
+        let cachedAgain = false
+        for (let i = 0; i < 100 && !cachedAgain; i++) {
+          const sent = fake.requests.length
+          yield* LlmProvider.chat(ask("back"))
+          yield* LlmProvider.chat(ask("back"))
+          cachedAgain = fake.requests.length - sent === 1 || fake.requests.length === sent
+          if (!cachedAgain) yield* Effect.sleep("100 millis")
+        }
+        assert.isTrue(cachedAgain)
+      }).pipe(Effect.provide(cachedOpenAi("outage:"))),
+    60_000
+  )
+})
