@@ -23,16 +23,16 @@ import type {
   ChatCompletionChunk,
   ChatCompletionRequest,
   EmbeddingRequest,
-  EmbeddingResponse,
-  InvalidRequestError
+  EmbeddingResponse
 } from "@llm-api-router/core"
-import { ChatStream, Http, LlmProvider } from "@llm-api-router/core"
+import { ChatStream, Http, InvalidRequestError, LlmProvider, ResponseCache } from "@llm-api-router/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import type * as Stream from "effect/Stream"
 import { ChunkIterator, Runner } from "./internal/client.js"
 import * as ProviderConfig from "./ProviderConfig.js"
 import * as ProviderFactory from "./ProviderFactory.js"
@@ -74,6 +74,11 @@ export interface ChatCompletionCreateParams extends ChatCompletionRequest {
  */
 export interface RequestOptions {
   readonly signal?: AbortSignal | undefined
+  /**
+   * The response cache for this call: `false` skips it (no read, no write); `{ ttl }` keeps this answer for `ttl`;
+   * `{ cacheLength: true }` stores it even when cut by `length`.
+   */
+  readonly cache?: false | ResponseCache.CallOptions | undefined
 }
 
 /**
@@ -94,18 +99,12 @@ export interface ChatCompletionStream extends AsyncIterable<ChatCompletionChunk>
 }
 
 /**
- * The response cache's counters.
+ * The response cache's counters (`backend: "none"` without a cache; `maxSize` is `undefined` for Redis).
  *
  * @since 0.1.0
  * @category models
  */
-export interface CacheStats {
-  readonly backend: string
-  readonly size: number
-  readonly hits: number
-  readonly misses: number
-  readonly hitRate: number
-}
+export interface CacheStats extends ResponseCache.CacheStats {}
 
 /**
  * What the client talks to, from its config.
@@ -137,8 +136,44 @@ export interface Embeddings {
   create(params: EmbeddingRequest, options?: RequestOptions): Promise<EmbeddingResponse>
 }
 
-// No cache is wired in yet: these are the counters of "no cache".
-const noCacheStats: CacheStats = { backend: "none", size: 0, hits: 0, misses: 0, hitRate: 0 }
+const noCacheStats: CacheStats = { backend: "none", size: 0, maxSize: 0, hits: 0, misses: 0, hitRate: 0 }
+
+// The optional Redis package, loaded only when a config asks for it.
+const redisPackage = "@llm-api-router/cache-redis"
+
+const cacheStorage = (
+  provider: string,
+  cache: ProviderConfig.ResolvedCache
+): Layer.Layer<ResponseCache.ResponseCache, InvalidRequestError> => {
+  if (Layer.isLayer(cache)) return cache as Layer.Layer<ResponseCache.ResponseCache, InvalidRequestError>
+  if (cache.backend === "memory") return ResponseCache.layerMemory({ ttl: cache.ttl, maxSize: cache.maxSize })
+  const options = { url: cache.url, prefix: cache.prefix, ttl: cache.ttl }
+  return Layer.unwrapEffect(
+    Effect.tryPromise({
+      try: () =>
+        import(redisPackage) as Promise<
+          { readonly RedisCache: { readonly layer: (o: typeof options) => Layer.Layer<ResponseCache.ResponseCache> } }
+        >,
+      catch: (error) =>
+        new InvalidRequestError({
+          provider,
+          source: "client",
+          param: "cache",
+          message: `cache.backend "redis" needs the optional package ${redisPackage}, which could not be loaded ` +
+            `(install it: pnpm add ${redisPackage}): ${error instanceof Error ? error.message : String(error)}`
+        })
+    }).pipe(Effect.map((module) => module.RedisCache.layer(options)))
+  )
+}
+
+const withCacheOptions = <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(
+  self: X,
+  options: RequestOptions | undefined
+): X => {
+  const cache = options?.cache
+  if (cache === undefined) return self
+  return cache === false ? ResponseCache.skip(self) : ResponseCache.withOptions(self, cache)
+}
 
 const makeStream = (iterator: ChunkIterator<ChatCompletionChunk>): ChatCompletionStream => ({
   [Symbol.asyncIterator]: () => iterator,
@@ -187,6 +222,7 @@ export class Client implements AsyncDisposable {
 
   readonly #runner: Runner
   readonly #runtime: ManagedRuntime.ManagedRuntime<LlmProvider.LlmProvider, InvalidRequestError>
+  readonly #cache: ManagedRuntime.ManagedRuntime<ResponseCache.ResponseCache, InvalidRequestError> | undefined
   #layer: Layer.Layer<LlmProvider.LlmProvider, InvalidRequestError> | undefined
 
   /**
@@ -201,9 +237,25 @@ export class Client implements AsyncDisposable {
     }
     const { baseUrl, defaultModel, http, provider } = resolved.right
     this.provider = { name: provider, baseUrl, defaultModel }
-    this.#runtime = ManagedRuntime.make(
-      ProviderFactory.fromResolved(resolved.right).pipe(Layer.provide(Http.layer(http)))
-    )
+    const providerLayer = ProviderFactory.fromResolved(resolved.right).pipe(Layer.provide(Http.layer(http)))
+    if (resolved.right.cache === undefined) {
+      this.#runtime = ManagedRuntime.make(providerLayer)
+    } else {
+      // The storage gets its own runtime, so that `cacheStats` / `clearCache` need not build the provider.
+      const cache = ManagedRuntime.make(cacheStorage(provider, resolved.right.cache))
+      this.#cache = cache
+      this.#runtime = ManagedRuntime.make(
+        ResponseCache.layer.pipe(
+          Layer.provide(providerLayer),
+          Layer.provide(Layer.effect(
+            ResponseCache.ResponseCache,
+            cache.runtimeEffect.pipe(
+              Effect.map((runtime) => Context.get(runtime.context, ResponseCache.ResponseCache))
+            )
+          ))
+        )
+      )
+    }
     const runner = new Runner(this.#runtime, provider)
     this.#runner = runner
 
@@ -214,8 +266,12 @@ export class Client implements AsyncDisposable {
       // Plain JS callers may pass anything: what is not an object goes to validation as it is, and is rejected there.
       if (typeof params !== "object" || params === null) return runner.run(LlmProvider.chat(params), options?.signal)
       const { stream, ...request } = params
-      if (stream !== true) return runner.run(LlmProvider.chat(request), options?.signal)
-      const iterator = new ChunkIterator(runner, LlmProvider.stream(request), options?.signal)
+      if (stream !== true) return runner.run(withCacheOptions(LlmProvider.chat(request), options), options?.signal)
+      const iterator = new ChunkIterator(
+        runner,
+        withCacheOptions(LlmProvider.stream(request), options),
+        options?.signal
+      )
       return iterator.start().then(() => makeStream(iterator))
     }
     this.chat = { completions: { create } as Completions }
@@ -237,22 +293,24 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * The response cache's counters. No cache is wired in yet, so this is always
-   * `{ backend: "none", size: 0, hits: 0, misses: 0, hitRate: 0 }`.
+   * The response cache's counters: `{ backend, size, maxSize, hits, misses, hitRate }`. A promise, because a Redis
+   * cache keeps them in Redis (shared by every process). Without a cache: `backend: "none"` and zeros.
    *
    * @since 0.1.0
    */
-  cacheStats(): CacheStats {
-    return noCacheStats
+  cacheStats(): Promise<CacheStats> {
+    const cache = this.#cache
+    return cache === undefined ? Promise.resolve(noCacheStats) : cache.runPromise(ResponseCache.stats)
   }
 
   /**
-   * Empties the response cache. No cache is wired in yet, so there is nothing to empty.
+   * Empties the response cache and resets its counters (for Redis: this prefix's keys only).
    *
    * @since 0.1.0
    */
   clearCache(): Promise<void> {
-    return Promise.resolve()
+    const cache = this.#cache
+    return cache === undefined ? Promise.resolve() : cache.runPromise(ResponseCache.clear)
   }
 
   /**
@@ -262,7 +320,8 @@ export class Client implements AsyncDisposable {
    * @since 0.1.0
    */
   close(): Promise<void> {
-    return this.#runner.close()
+    const cache = this.#cache
+    return this.#runner.close().then(() => cache?.dispose())
   }
 
   /**

@@ -69,7 +69,8 @@ export type CacheConfig =
  * - `timeout`: a duration bounds the whole call; an object sets each phase.
  * - `retry`: a `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`.
  * - `http`: the connection pool.
- * - `cache`: accepted and validated; the response cache is not wired in yet.
+ * - `cache`: the response cache in front of the provider (see `ResponseCache`); `{ backend: "redis" }` loads the
+ *   optional `@llm-api-router/cache-redis`.
  *
  * Durations are `Duration.DurationInput`: `"30 seconds"`, a `Duration`, or a bare number of milliseconds.
  *
