@@ -6,7 +6,6 @@
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
 import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -18,6 +17,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as codec from "./internal/aliyun/codec.js"
+import { decodeChunks } from "./internal/chunkDecoder.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
 /**
@@ -176,32 +176,13 @@ export const make = (
         if (Either.isLeft(built)) return Stream.fail(built.left)
         const { body, multimodal } = built.right
         const state = new codec.StreamState(NAME, request.model, Math.floor(now / 1000))
-        const chunks = transport.stream(
+        return transport.stream(
           { method: "POST", url: multimodal ? multimodalUrl : textUrl, headers: streamHeaders, body },
           { model: request.model }
         ).pipe(
           Sse.decode,
-          Stream.chunks,
-          // One step per network read. What an error event follows in the same read is still delivered first.
-          Stream.flatMap((events) => {
-            const out: Array<ChatCompletionChunk> = []
-            for (const event of events) {
-              const result = codec.streamEvent(classify, state, event)
-              if (Either.isLeft(result)) {
-                return out.length === 0
-                  ? Stream.fail(result.left)
-                  : Stream.concat(Stream.fromChunk(Chunk.unsafeFromArray(out)), Stream.fail(result.left))
-              }
-              if (result.right !== undefined) out.push(result.right)
-            }
-            return Stream.fromChunk(Chunk.unsafeFromArray(out))
-          })
+          decodeChunks(state, (event: Sse.Event) => codec.streamEvent(classify, state, event))
         )
-        const ending = Stream.suspend(() => {
-          const end = state.end()
-          return Either.isLeft(end) ? Stream.fail(end.left) : Stream.fromIterable(end.right)
-        })
-        return Stream.concat(chunks, ending)
       }))
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> => {

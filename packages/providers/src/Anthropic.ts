@@ -29,8 +29,15 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
-import * as Chunk from "effect/Chunk"
+import {
+  type Http,
+  HttpTransport,
+  InvalidRequestError,
+  LlmProvider,
+  type Retry,
+  Sse,
+  StreamDecoder
+} from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -180,7 +187,7 @@ export const make = (
         const { body, structured } = yield* codec.chatBody(bodyOptions, request, true)
         const now = yield* Clock.currentTimeMillis
         const state = new codec.StreamState(NAME, request.model, Math.floor(now / 1000), structured)
-        const chunks = transport.stream(
+        return transport.stream(
           { method: "POST", url, headers: streamHeaders, body },
           { model: request.model }
         ).pipe(
@@ -188,20 +195,22 @@ export const make = (
           // `message_stop` ends the stream even if the server keeps the connection open. (Not `state.stopped`: the
           // events of a chunk pass here before any of them is handled.)
           Stream.takeWhile((event) => event.event !== "message_stop" || ((state.stopEvent = true), false)),
-          Stream.mapChunksEffect((events) => {
-            const out: Array<ChatCompletionChunk> = []
-            for (const event of events) {
-              const error = state.event(event, out)
-              if (error !== undefined) return Effect.fail(error)
+          StreamDecoder.decode<Sse.Event, ChatCompletionChunk, LlmError>(() => ({
+            step: (events, out) => {
+              for (const event of events) {
+                const error = state.event(event, out)
+                if (error !== undefined) return error
+              }
+              return undefined
+            },
+            end: (out) => {
+              const end = state.end()
+              if (Either.isLeft(end)) return end.left
+              for (const chunk of end.right) out.push(chunk)
+              return undefined
             }
-            return Effect.succeed(Chunk.unsafeFromArray(out))
-          })
+          }))
         )
-        const ending = Stream.suspend(() => {
-          const end = state.end()
-          return Either.isLeft(end) ? Stream.fail(end.left) : Stream.fromIterable(end.right)
-        })
-        return Stream.concat(chunks, ending)
       }))
 
     return LlmProvider.make({

@@ -26,7 +26,7 @@
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
 import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
-import * as Chunk from "effect/Chunk"
+import { StreamDecoder } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -226,8 +226,7 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
         const now = yield* Clock.currentTimeMillis
         const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
         const tail = new Tail()
-        let failure: LlmError | undefined = undefined
-        const chunks = transport.stream(
+        return transport.stream(
           {
             method: "POST",
             url: `${url(request.model, "streamGenerateContent")}?alt=sse`,
@@ -236,43 +235,37 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
           },
           { model: request.model }
         ).pipe(
-          // after an error event nothing more is read
-          Stream.takeWhile(() => failure === undefined),
           Stream.mapChunks((pieces) => {
             for (const piece of pieces) tail.push(piece)
             return pieces
           }),
           Sse.decode,
-          Stream.mapChunksEffect((events) => {
-            const out: Array<ChatCompletionChunk> = []
-            for (const event of events) {
-              if (failure !== undefined) break
-              const result = codec.streamPayload(classify, state, event.data)
-              if (Either.isLeft(result)) {
-                // what arrived in the same read before the error is delivered first; the error ends the stream
-                if (out.length === 0) return Effect.fail(result.left)
-                failure = result.left
-              } else if (result.right !== undefined) out.push(result.right)
+          StreamDecoder.decode<Sse.Event, ChatCompletionChunk, LlmError>(() => ({
+            step: (events, out) => {
+              for (const event of events) {
+                const result = codec.streamPayload(classify, state, event.data)
+                if (Either.isLeft(result)) return result.left
+                if (result.right !== undefined) out.push(result.right)
+              }
+              return undefined
+            },
+            end: (out) => {
+              // Google may end a failed stream with a bare JSON error body, outside any SSE event.
+              if (!state.complete) {
+                const rest = codec.unframedTail(tail.text())
+                if (rest !== undefined) {
+                  const result = codec.streamPayload(classify, state, rest)
+                  if (Either.isLeft(result)) return result.left
+                  if (result.right !== undefined) out.push(result.right)
+                }
+              }
+              const end = state.end()
+              if (Either.isLeft(end)) return end.left
+              for (const chunk of end.right) out.push(chunk)
+              return undefined
             }
-            return Effect.succeed(Chunk.unsafeFromArray(out))
-          })
+          }))
         )
-        const ending = Stream.suspend(() => {
-          if (failure !== undefined) return Stream.fail(failure)
-          const out: Array<ChatCompletionChunk> = []
-          if (!state.complete) {
-            const rest = codec.unframedTail(tail.text())
-            if (rest !== undefined) {
-              const result = codec.streamPayload(classify, state, rest)
-              if (Either.isLeft(result)) return Stream.fail(result.left)
-              if (result.right !== undefined) out.push(result.right)
-            }
-          }
-          const end = state.end()
-          if (Either.isLeft(end)) return Stream.concat(Stream.fromIterable(out), Stream.fail(end.left))
-          return Stream.fromIterable(out.concat(end.right))
-        })
-        return Stream.concat(chunks, ending)
       }))
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>

@@ -11,7 +11,6 @@
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
 import { type Http, HttpTransport, InvalidRequestError, LlmProvider, Ndjson, type Retry } from "@llm-api-router/core"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -21,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import { decodeChunks } from "./internal/chunkDecoder.js"
 import * as codec from "./internal/ollama/codec.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
@@ -177,32 +177,13 @@ export const make = (
         const body = codec.chatBody(name, request, true, knobs)
         if (Either.isLeft(body)) return Stream.fail(body.left)
         const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
-        const chunks = transport.stream(
+        return transport.stream(
           { method: "POST", url: chatUrl, headers: streamHeaders, body: body.right },
           { model: request.model }
         ).pipe(
           Ndjson.decode,
-          // One step per network read, not per line; the lines before a failing one are still delivered.
-          Stream.chunks,
-          Stream.flatMap((lines) => {
-            const out: Array<ChatCompletionChunk> = []
-            for (const line of lines) {
-              const result = state.line(line)
-              if (Either.isLeft(result)) {
-                return out.length === 0
-                  ? Stream.fail(result.left)
-                  : Stream.concat(Stream.fromIterable(out), Stream.fail(result.left))
-              }
-              if (result.right !== undefined) out.push(result.right)
-            }
-            return Stream.fromChunk(Chunk.unsafeFromArray(out))
-          })
+          decodeChunks(state, (line: string) => state.line(line))
         )
-        const ending = Stream.suspend(() => {
-          const end = state.end()
-          return Either.isLeft(end) ? Stream.fail(end.left) : Stream.fromIterable(end.right)
-        })
-        return Stream.concat(chunks, ending)
       }))
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
