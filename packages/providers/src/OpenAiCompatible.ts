@@ -7,17 +7,16 @@
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
 import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import { decodeChunks } from "./internal/chunkDecoder.js"
 import * as codec from "./internal/openai/codec.js"
 
 /**
@@ -108,9 +107,6 @@ export const timeouts = (timeout: Options["timeout"]): HttpTransport.Timeouts | 
     idle: cap(HttpTransport.defaultTimeouts.idle)
   }
 }
-
-/** Marks, inside the chunk stream, where an event failed; never emitted. */
-const failed = {} as ChatCompletionChunk
 
 const trimSlash = (url: string) => url.endsWith("/") ? url.slice(0, -1) : url
 
@@ -219,7 +215,6 @@ export const makeDialect = (
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
       Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
         const state = new codec.StreamState(name, request.model, Math.floor(now / 1000), streamHooks)
-        let failure: LlmError | undefined = undefined
         const body = chatBody(request, true)
         const bytes = perRequest === undefined
           ? transport.stream({ method: "POST", url: chatUrl, headers: streamHeaders, body }, { model: request.model })
@@ -228,33 +223,12 @@ export const makeDialect = (
               { method: "POST", url: chatUrl, headers: { ...streamHeaders, ...extra }, body },
               { model: request.model }
             )))
-        const chunks = bytes.pipe(
+        return bytes.pipe(
           Sse.decode,
           // `[DONE]` ends the stream even if the server keeps the connection open.
           Stream.takeWhile((event) => event.data !== "[DONE]" || ((state.done = true), false)),
-          // A failing event still lets the chunks decoded before it in the same read through (the partial answer is
-          // the caller's), then the sentinel ends the stream, closing the connection, and `ending` fails it.
-          Stream.mapChunks((events) => {
-            const out: Array<ChatCompletionChunk> = []
-            for (const event of events) {
-              const result = codec.streamEvent(classify, state, event)
-              if (Either.isLeft(result)) {
-                failure = result.left
-                out.push(failed)
-                break
-              }
-              if (result.right !== undefined) out.push(result.right)
-            }
-            return Chunk.unsafeFromArray(out)
-          }),
-          Stream.takeWhile((chunk) => chunk !== failed)
+          decodeChunks(state, (event: Sse.Event) => codec.streamEvent(classify, state, event))
         )
-        const ending = Stream.suspend(() => {
-          if (failure !== undefined) return Stream.fail(failure)
-          const end = state.end()
-          return Either.isLeft(end) ? Stream.fail(end.left) : Stream.fromIterable(end.right)
-        })
-        return Stream.concat(chunks, ending)
       }))
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
