@@ -20,7 +20,12 @@ const common = {
   status: Schema.optional(Schema.Number),
   requestId: Schema.optional(Schema.String),
   code: Schema.optional(Schema.String),
-  body: Schema.optional(Schema.String)
+  body: Schema.optional(Schema.String),
+  /**
+   * For a stream that failed after it had started: how many chunks reached the caller before the failure (set by
+   * the router, which no longer falls back once a chunk is out).
+   */
+  emittedChunks: Schema.optional(Schema.Number)
 }
 
 /**

@@ -22,6 +22,7 @@ import {
 } from "./Domain.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
 import * as Retry from "./Retry.js"
+import * as Telemetry from "./Telemetry.js"
 
 /**
  * What a provider can do. A request that needs a capability the provider lacks fails with
@@ -196,7 +197,7 @@ const checkChat = (
 /**
  * Builds the service from a provider's wire-level functions, adding validation (an invalid request
  * fails with `InvalidRequestError` and nothing is sent), the default model, capability checks,
- * retries (a stream only before its first chunk) and spans.
+ * retries (a stream only before its first chunk), spans and metrics (see `Telemetry`).
  *
  * @since 0.1.0
  * @category constructors
@@ -210,17 +211,12 @@ export const make = (options: MakeOptions): Service => {
       const checked = checkChat(info, request, false)
       if (Either.isLeft(checked)) return Effect.fail(checked.left)
       const resolved = checked.right
-      return options.chat(resolved).pipe(
-        Retry.retry(options.retry, { provider: info.name, model: resolved.model }),
-        Effect.withSpan("LlmProvider.chat", {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: {
-            "gen_ai.system": info.name,
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": resolved.model
-          }
-        })
+      const call: Telemetry.CallInfo = { provider: info.name, model: resolved.model, operation: "chat" }
+      return Telemetry.trackCall(
+        call,
+        Telemetry.trackAttempts(call, options.chat(resolved)).pipe(
+          Retry.retry(options.retry, { provider: info.name, model: resolved.model })
+        )
       )
     })
 
@@ -229,8 +225,12 @@ export const make = (options: MakeOptions): Service => {
       const checked = checkChat(info, request, true)
       if (Either.isLeft(checked)) return Stream.fail(checked.left)
       const resolved = checked.right
-      return options.stream(resolved).pipe(
-        Retry.retryStream(options.retry, { provider: info.name, model: resolved.model })
+      const call: Telemetry.CallInfo = { provider: info.name, model: resolved.model, operation: "stream" }
+      return Telemetry.trackStream(
+        call,
+        Telemetry.trackStreamAttempts(call, options.stream(resolved)).pipe(
+          Retry.retryStream(options.retry, { provider: info.name, model: resolved.model })
+        )
       )
     })
 
@@ -244,17 +244,13 @@ export const make = (options: MakeOptions): Service => {
         return Effect.fail(unsupported(info, model, "embeddings", "embeddings"))
       }
       if (model === undefined) return Effect.fail(missingModel(info))
-      return embedImpl(value.model === model ? value as ResolvedEmbeddingRequest : { ...value, model }).pipe(
-        Retry.retry(options.retry, { provider: info.name, model }),
-        Effect.withSpan("LlmProvider.embed", {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: {
-            "gen_ai.system": info.name,
-            "gen_ai.operation.name": "embeddings",
-            "gen_ai.request.model": model
-          }
-        })
+      const call: Telemetry.CallInfo = { provider: info.name, model, operation: "embeddings" }
+      return Telemetry.trackCall(
+        call,
+        Telemetry.trackAttempts(
+          call,
+          embedImpl(value.model === model ? value as ResolvedEmbeddingRequest : { ...value, model })
+        ).pipe(Retry.retry(options.retry, { provider: info.name, model }))
       )
     })
 

@@ -46,4 +46,12 @@ export * as StreamDecoder from "./StreamDecoder.js"
 /**
  * @since 0.1.0
  */
-export * as StreamDecoder from "./StreamDecoder.js"
+export * as Router from "./Router.js"
+/**
+ * @since 0.1.0
+ */
+export * as RateLimit from "./RateLimit.js"
+/**
+ * @since 0.1.0
+ */
+export * as Telemetry from "./Telemetry.js"
