@@ -71,6 +71,9 @@ export type CacheConfig =
  * - `http`: the connection pool.
  * - `cache`: the response cache in front of the provider (see `ResponseCache`); `{ backend: "redis" }` loads the
  *   optional `@llm-api-router/cache-redis`.
+ * - `options`: the provider's own knobs, as its module's `layer` takes them: `region` (aliyun), `appName` / `appUrl`
+ *   (openrouter), `auth` (zhipu), `reasoningReplay` (deepseek), `defaultMaxTokens` / `betas` (anthropic),
+ *   `schemaMode` (gemini), `think` / `keepAlive` (ollama), `organization` / `project` (openai).
  *
  * Durations are `Duration.DurationInput`: `"30 seconds"`, a `Duration`, or a bare number of milliseconds.
  *
@@ -87,6 +90,7 @@ export interface ProviderConfig {
   readonly retry?: Retry.RetryOption | undefined
   readonly http?: Http.PoolOptions | undefined
   readonly cache?: CacheConfig | undefined
+  readonly options?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -135,6 +139,7 @@ export interface Resolved {
   readonly retry: Retry.RetryOption | undefined
   readonly http: Http.PoolOptions
   readonly cache: ResolvedCache | undefined
+  readonly options: Readonly<Record<string, unknown>> | undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +363,8 @@ export const Fields = Schema.Struct({
   timeout: Schema.optional(Timeout),
   retry: Schema.optional(RetryOption),
   http: Schema.optional(PoolOptions),
-  cache: Schema.optional(Cache)
+  cache: Schema.optional(Cache),
+  options: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 })
 
 const decodeFields = Schema.decodeUnknownEither(Fields, strict)
@@ -448,7 +454,8 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
         timeout: fields.timeout,
         retry: fields.retry,
         http: connectTimeout !== undefined ? { ...fields.http, connectTimeout } : fields.http ?? {},
-        cache: fields.cache
+        cache: fields.cache,
+        options: fields.options
       }
       return Effect.succeed(resolved)
     })

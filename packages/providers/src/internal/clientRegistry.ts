@@ -139,25 +139,25 @@ export const withBaseUrl = (config: Resolved, f: (baseUrl: string) => ReturnType
   config.baseUrl === undefined ? missing(config.provider, "baseUrl") : f(config.baseUrl)
 
 // The built-in providers, one registration each: how to build the layer, where the key comes from.
-set("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...commonOptions(c), apiKey })), {
+set("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "OPENAI_API_KEY"
 })
-set("openrouter", (c) => withApiKey(c, (apiKey) => OpenRouter.layer({ ...commonOptions(c), apiKey })), {
+set("openrouter", (c) => withApiKey(c, (apiKey) => OpenRouter.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "OPENROUTER_API_KEY"
 })
-set("deepseek", (c) => withApiKey(c, (apiKey) => DeepSeek.layer({ ...commonOptions(c), apiKey })), {
+set("deepseek", (c) => withApiKey(c, (apiKey) => DeepSeek.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "DEEPSEEK_API_KEY"
 })
-set("zhipu", (c) => withApiKey(c, (apiKey) => Zhipu.layer({ ...commonOptions(c), apiKey })), {
+set("zhipu", (c) => withApiKey(c, (apiKey) => Zhipu.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "ZHIPUAI_API_KEY"
 })
-set("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...commonOptions(c), apiKey })), {
+set("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "ANTHROPIC_API_KEY"
 })
-set("gemini", (c) => withApiKey(c, (apiKey) => Gemini.layer({ ...commonOptions(c), apiKey })), {
+set("gemini", (c) => withApiKey(c, (apiKey) => Gemini.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "GEMINI_API_KEY"
 })
-set("aliyun", (c) => withApiKey(c, (apiKey) => Aliyun.layer({ ...commonOptions(c), apiKey })), {
+set("aliyun", (c) => withApiKey(c, (apiKey) => Aliyun.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "DASHSCOPE_API_KEY"
 })
 // No key needed; without a baseUrl, OLLAMA_BASE_URL or OLLAMA_HOST, else localhost.
@@ -165,7 +165,7 @@ set(
   "ollama",
   (c) =>
     Layer.mapError(
-      Ollama.layerConfig(commonOptions(c)),
+      Ollama.layerConfig({ ...c.options, ...commonOptions(c) }),
       (error) =>
         error._tag === "InvalidRequestError" ? error : new InvalidRequestError({
           provider: "ollama",
@@ -176,8 +176,12 @@ set(
     ),
   { apiKeyEnv: "OLLAMA_API_KEY", requiresApiKey: false }
 )
-set("openai-compatible", (c) => withBaseUrl(c, (baseUrl) => OpenAiCompatible.layer({ ...commonOptions(c), baseUrl })), {
-  apiKeyEnv: "OPENAI_COMPATIBLE_API_KEY",
-  requiresApiKey: false,
-  requiresBaseUrl: true
-})
+set(
+  "openai-compatible",
+  (c) => withBaseUrl(c, (baseUrl) => OpenAiCompatible.layer({ ...c.options, ...commonOptions(c), baseUrl })),
+  {
+    apiKeyEnv: "OPENAI_COMPATIBLE_API_KEY",
+    requiresApiKey: false,
+    requiresBaseUrl: true
+  }
+)
