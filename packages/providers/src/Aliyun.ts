@@ -231,6 +231,7 @@ export const make = (
     return LlmProvider.make({
       info: {
         name: NAME,
+        baseUrl,
         defaultModel: chatModel,
         capabilities: { streaming: true, tools: true, embeddings: true, vision: true, jsonSchema: true }
       },

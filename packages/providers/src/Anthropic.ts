@@ -214,7 +214,7 @@ export const make = (
       }))
 
     return LlmProvider.make({
-      info: { name: NAME, defaultModel: options.defaultModel, capabilities },
+      info: { name: NAME, baseUrl, defaultModel: options.defaultModel, capabilities },
       retry: options.retry,
       chat,
       stream

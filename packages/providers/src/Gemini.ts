@@ -304,6 +304,7 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
     return LlmProvider.make({
       info: {
         name,
+        baseUrl,
         defaultModel: options.defaultModel,
         capabilities: { ...allCapabilities, ...options.capabilities }
       },

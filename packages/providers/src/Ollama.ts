@@ -199,7 +199,12 @@ export const make = (
       )
 
     return LlmProvider.make({
-      info: { name, defaultModel: options.defaultModel, capabilities: { ...allCapabilities, ...options.capabilities } },
+      info: {
+        name,
+        baseUrl,
+        defaultModel: options.defaultModel,
+        capabilities: { ...allCapabilities, ...options.capabilities }
+      },
       retry: options.retry,
       chat,
       stream,
