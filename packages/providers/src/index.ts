@@ -8,6 +8,26 @@
 /**
  * @since 0.1.0
  */
+export * as Aliyun from "./Aliyun.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Anthropic from "./Anthropic.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as DeepSeek from "./DeepSeek.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Gemini from "./Gemini.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Ollama from "./Ollama.js"
 
 /**
@@ -23,12 +43,12 @@ export * as OpenAiCompatible from "./OpenAiCompatible.js"
 /**
  * @since 0.1.0
  */
-export * as Anthropic from "./Anthropic.js"
+export * as OpenRouter from "./OpenRouter.js"
 
 /**
  * @since 0.1.0
  */
-export * as Gemini from "./Gemini.js"
+export * as Zhipu from "./Zhipu.js"
 
 /**
  * @since 0.1.0
@@ -54,23 +74,3 @@ export {
   Client,
   type RequestOptions
 } from "./Client.js"
-
-/**
- * @since 0.1.0
- */
-export * as Aliyun from "./Aliyun.js"
-
-/**
- * @since 0.1.0
- */
-export * as DeepSeek from "./DeepSeek.js"
-
-/**
- * @since 0.1.0
- */
-export * as OpenRouter from "./OpenRouter.js"
-
-/**
- * @since 0.1.0
- */
-export * as Zhipu from "./Zhipu.js"

@@ -46,16 +46,16 @@ export * as FakeAnthropic from "./FakeAnthropic.js"
 export * as FakeOllama from "./FakeOllama.js"
 
 /**
- * Gemini replies (CRLF-framed SSE, JSON bodies, errors in Google's envelope) and an auto-responder for `FakeServer`.
- *
- * @since 0.1.0
- */
-export * as FakeGemini from "./FakeGemini.js"
-
-/**
  * DashScope native-protocol replies (its SSE framing, flat error bodies, error events) and an auto-responder for
  * `FakeServer`.
  *
  * @since 0.1.0
  */
 export * as FakeDashScope from "./FakeDashScope.js"
+
+/**
+ * Gemini replies (CRLF-framed SSE, JSON bodies, errors in Google's envelope) and an auto-responder for `FakeServer`.
+ *
+ * @since 0.1.0
+ */
+export * as FakeGemini from "./FakeGemini.js"
