@@ -17,7 +17,12 @@ const root = fileURLToPath(new URL("../../..", import.meta.url))
 const child = fileURLToPath(new URL("./child.ts", import.meta.url))
 
 const runChild = (baseUrl: string, redisUrl: string, prefix: string) =>
-  new Promise<{ completion: { choices: Array<{ message: { content: string } }> }; stats: Omit<ResponseCache.CacheStats, "maxSize"> }>(
+  new Promise<
+    {
+      completion: { choices: Array<{ message: { content: string } }> }
+      stats: Omit<ResponseCache.CacheStats, "maxSize">
+    }
+  >(
     (resolve, reject) =>
       execFile(
         process.execPath,
