@@ -129,6 +129,11 @@ export interface CooldownOptions {
   readonly duration?: Duration.DurationInput | undefined
   /** Which failures count. Default: retryable errors, `RetryExhausted`, `QuotaExceededError`. */
   readonly countsAsFailure?: ((error: LlmError) => boolean) | undefined
+  /**
+   * When every member is cooling down (or being probed), how long a call may wait for one to come back before it
+   * fails with the router's `RateLimitError`. Default 0: it fails at once.
+   */
+  readonly maxWait?: Duration.DurationInput | undefined
 }
 
 /**
@@ -265,6 +270,8 @@ interface Opened {
   readonly done: boolean
 }
 
+const probeRecheckMillis = 10
+
 const isService = (u: unknown): u is LlmProvider.Service => !Layer.isLayer(u)
 
 /**
@@ -360,6 +367,7 @@ const makeRouter = (
     sampleSize: 64
   }
   const countsAsFailure = cooldown === false ? () => false : cooldown?.countsAsFailure ?? defaultCountsAsFailure
+  const maxWaitMillis = cooldown === false || cooldown?.maxWait === undefined ? 0 : Duration.toMillis(cooldown.maxWait)
   const hedge = options.hedge
   const hedgeFixed = hedge !== undefined && hedge.after !== "p95" ? Duration.toMillis(hedge.after) : undefined
   const hedgeInitial = hedge?.initial !== undefined ? Duration.toMillis(hedge.initial) : undefined
@@ -483,6 +491,7 @@ const makeRouter = (
   // --- the chain of members --------------------------------------------------------------------
 
   interface Context {
+    waited: number
     attempts: number
     lastError: LlmError | undefined
     coolingUntil: number
@@ -514,9 +523,18 @@ const makeRouter = (
     Effect.suspend((): Effect.Effect<Won<A>, LlmError> => {
       const [index, ...rest] = queue
       if (index === undefined) {
-        return ctx.lastError !== undefined
-          ? Effect.fail(ctx.lastError)
-          : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(allCooling(ctx, now)))
+        if (ctx.lastError !== undefined) return Effect.fail(ctx.lastError)
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          // A member being probed answers soon: look again shortly rather than at the end of a cooldown.
+          const wait = Math.max(probeRecheckMillis, ctx.coolingUntil - now)
+          if (ctx.waited + wait > maxWaitMillis) return Effect.fail(allCooling(ctx, now))
+          ctx.waited += wait
+          ctx.coolingUntil = 0
+          return Effect.zipRight(
+            Effect.sleep(Duration.millis(wait)),
+            Effect.flatMap(order, (queue) => chain(queue, ctx, minContext, call))
+          )
+        })
       }
       if (minContext !== "none" && !largerContext(index, minContext === -1 ? undefined : minContext)) {
         return chain(rest, ctx, minContext, call)
@@ -601,7 +619,10 @@ const makeRouter = (
   }
 
   const route = <A>(call: Call<A>): Effect.Effect<Won<A>, LlmError> =>
-    Effect.flatMap(order, (queue) => chain(queue, { attempts: 0, lastError: undefined, coolingUntil: 0 }, "none", call))
+    Effect.flatMap(
+      order,
+      (queue) => chain(queue, { waited: 0, attempts: 0, lastError: undefined, coolingUntil: 0 }, "none", call)
+    )
 
   const routerSpan = (operation: string) =>
     Effect.withSpan(`Router.${operation}`, {
