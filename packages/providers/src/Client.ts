@@ -185,7 +185,8 @@ const makeStream = (iterator: ChunkIterator<ChatCompletionChunk>): ChatCompletio
 })
 
 /**
- * A client for one provider.
+ * A client for one provider, or, with `providers: [configA, configB]` and a `strategy`, for several behind a
+ * `Router` (fallback, balancing, cooldowns, hedging, rate limits: see `ProviderConfig.RouterConfig`).
  *
  * - The constructor validates the config synchronously and throws the `InvalidRequestError` naming the bad field
  *   (`param`); it builds nothing.
@@ -228,8 +229,9 @@ export class Client implements AsyncDisposable {
   /**
    * @throws InvalidRequestError when the config is invalid (`param` names the field)
    */
-  constructor(config: ProviderConfig.ProviderConfig) {
-    const resolved = ProviderConfig.validate(config)
+  constructor(config: ProviderConfig.ProviderConfig | ProviderConfig.RouterConfig) {
+    const resolved: Either.Either<ProviderConfig.Resolved | ProviderConfig.ResolvedRouter, InvalidRequestError> =
+      ProviderConfig.isRouterConfig(config) ? ProviderConfig.validateRouter(config) : ProviderConfig.validate(config)
     if (Either.isLeft(resolved)) {
       // Built inside a fiber: point the stack at the caller's `new Client(…)` instead.
       Error.captureStackTrace(resolved.left, Client)
@@ -237,7 +239,9 @@ export class Client implements AsyncDisposable {
     }
     const { baseUrl, defaultModel, http, provider } = resolved.right
     this.provider = { name: provider, baseUrl, defaultModel }
-    const providerLayer = ProviderFactory.fromResolved(resolved.right).pipe(Layer.provide(Http.layer(http)))
+    const providerLayer = ("members" in resolved.right
+      ? ProviderFactory.routerLayer(resolved.right)
+      : ProviderFactory.fromResolved(resolved.right)).pipe(Layer.provide(Http.layer(http)))
     if (resolved.right.cache === undefined) {
       this.#runtime = ManagedRuntime.make(providerLayer)
     } else {

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { type Http, InvalidRequestError, type Retry } from "@llm-api-router/core"
+import { type Http, InvalidRequestError, type RateLimit, type Retry, type Router } from "@llm-api-router/core"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -470,3 +470,169 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
  */
 export const validate = (config: unknown): Either.Either<Resolved, InvalidRequestError> =>
   Effect.runSync(Effect.either(resolve(config)))
+
+// ---------------------------------------------------------------------------------------------
+// routers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One member of a router config: a provider config plus its name in the router (default: the provider's name,
+ * numbered when it repeats), its `weight`, `contextWindow` and client-side `rateLimit` (see `Router.MemberOptions`).
+ * The connection pool and the cache belong to the router config, not to its members.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RouterMemberConfig extends Omit<ProviderConfig, "http" | "cache"> {
+  readonly name?: string | undefined
+  readonly weight?: number | undefined
+  readonly contextWindow?: number | undefined
+  readonly rateLimit?: RateLimit.Options | undefined
+}
+
+/**
+ * A client over several providers behind a `Router`: `new Client({ providers: [a, b], strategy: "fallback" })`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RouterConfig extends Omit<Router.Options, "name"> {
+  readonly providers: ReadonlyArray<RouterMemberConfig>
+  /** The router's name, as the provider name of the client. Default `"router"`. */
+  readonly name?: string | undefined
+  readonly http?: Http.PoolOptions | undefined
+  readonly cache?: CacheConfig | undefined
+}
+
+/**
+ * A validated router config.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolvedRouter {
+  readonly provider: string
+  readonly baseUrl: undefined
+  readonly defaultModel: string | undefined
+  readonly http: Http.PoolOptions
+  readonly cache: ResolvedCache | undefined
+  readonly members: ReadonlyArray<{
+    readonly name: string
+    readonly config: Resolved
+    readonly options: Router.MemberOptions
+  }>
+  readonly options: Router.Options
+}
+
+/**
+ * Whether a config is a router config (it has `providers`).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const isRouterConfig = (config: unknown): config is RouterConfig =>
+  isPlainObject(config) && "providers" in config
+
+const routerFields: ReadonlySet<string> = new Set([
+  "providers",
+  "name",
+  "strategy",
+  "fallbackOn",
+  "cooldown",
+  "hedge",
+  "latencyAlpha",
+  "http",
+  "cache"
+])
+const strategies: ReadonlySet<string> = new Set(["fallback", "round-robin", "weighted", "least-latency", "least-busy"])
+
+const atMember = (index: number, error: InvalidRequestError): InvalidRequestError => {
+  const param = error.param !== undefined ? `providers[${index}].${error.param}` : `providers[${index}]`
+  return invalid(error.provider, param, error.message.replace(/^invalid config: (?:[^:]*: )?/, ""))
+}
+
+const positiveOrUndefined = (u: unknown, zeroAllowed: boolean): boolean =>
+  u === undefined || (typeof u === "number" && Number.isFinite(u) && (zeroAllowed ? u >= 0 : u > 0))
+
+/**
+ * Validates a router config: each member as a {@link ProviderConfig} (an error names `providers[i].field`), the
+ * members' router options, the strategy, and the router's `http` and `cache` (validated as a provider config's).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateRouter = (config: RouterConfig): Either.Either<ResolvedRouter, InvalidRequestError> => {
+  for (const key in config) {
+    if (!routerFields.has(key)) return Either.left(invalid("router", key, "unknown field"))
+  }
+  const name = config.name ?? "router"
+  const providers: unknown = config.providers
+  if (!Array.isArray(providers) || providers.length === 0) {
+    return Either.left(invalid(name, "providers", "expected a non-empty array of provider configs"))
+  }
+  if (config.strategy !== undefined && !strategies.has(config.strategy)) {
+    return Either.left(
+      invalid(
+        name,
+        "strategy",
+        `expected one of ${Array.from(strategies).join(", ")}, got ${describe(config.strategy)}`
+      )
+    )
+  }
+  const members: Array<ResolvedRouter["members"][number]> = []
+  const seen = new Map<string, number>()
+  for (const [index, member] of (providers as ReadonlyArray<unknown>).entries()) {
+    if (!isPlainObject(member)) {
+      return Either.left(invalid(name, `providers[${index}]`, `expected a provider config, got ${describe(member)}`))
+    }
+    const { contextWindow, name: memberName, rateLimit, weight, ...rest } = member as unknown as RouterMemberConfig
+    if ("http" in rest || "cache" in rest) {
+      const field = "http" in rest ? "http" : "cache"
+      return Either.left(
+        invalid(name, `providers[${index}].${field}`, `set ${field} on the router config, not on a member`)
+      )
+    }
+    if (!positiveOrUndefined(weight, true)) {
+      return Either.left(invalid(name, `providers[${index}].weight`, "must be a non-negative number"))
+    }
+    if (!positiveOrUndefined(contextWindow, false)) {
+      return Either.left(invalid(name, `providers[${index}].contextWindow`, "must be a positive number"))
+    }
+    if (
+      rateLimit !== undefined &&
+      (!isPlainObject(rateLimit) || !positiveOrUndefined(rateLimit.requestsPerMinute, false) ||
+        !positiveOrUndefined(rateLimit.tokensPerMinute, false) ||
+        (rateLimit.onExceeded !== undefined && rateLimit.onExceeded !== "delay" && rateLimit.onExceeded !== "fail"))
+    ) {
+      return Either.left(
+        invalid(
+          name,
+          `providers[${index}].rateLimit`,
+          "expected { requestsPerMinute, tokensPerMinute } as positive numbers and onExceeded as \"delay\" or \"fail\""
+        )
+      )
+    }
+    const resolved = validate(rest)
+    if (Either.isLeft(resolved)) return Either.left(atMember(index, resolved.left))
+    const base = memberName ?? resolved.right.provider
+    const count = seen.get(base) ?? 0
+    seen.set(base, count + 1)
+    members.push({
+      name: count === 0 ? base : `${base}-${count + 1}`,
+      config: resolved.right,
+      options: { weight, contextWindow, rateLimit }
+    })
+  }
+  const shared = decodeFields({ provider: members[0]!.config.provider, http: config.http, cache: config.cache })
+  if (Either.isLeft(shared)) return Either.left(fromParseError(name, shared.left))
+  const { cache: _cache, http: _http, providers: _providers, ...options } = config
+  return Either.right({
+    provider: name,
+    baseUrl: undefined,
+    defaultModel: members[0]!.config.defaultModel,
+    http: shared.right.http ?? {},
+    cache: shared.right.cache,
+    members,
+    options: { ...options, name }
+  })
+}

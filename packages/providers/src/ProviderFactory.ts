@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import type { Http, InvalidRequestError, LlmProvider } from "@llm-api-router/core"
+import { type Http, type InvalidRequestError, type LlmProvider, Router } from "@llm-api-router/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -140,3 +140,18 @@ export const withBaseUrl: (
   config: ProviderConfig.Resolved,
   f: (baseUrl: string) => ReturnType<Make>
 ) => ReturnType<Make> = registry.withBaseUrl
+
+/**
+ * The layer of a validated router config (see `ProviderConfig.validateRouter`): a `Router` over each member's
+ * provider layer, which is itself an `LlmProvider`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const routerLayer = (
+  config: ProviderConfig.ResolvedRouter
+): Layer.Layer<LlmProvider.LlmProvider | Router.Router, InvalidRequestError, Http.HttpClient> =>
+  Router.layer(
+    config.members.map((member) => Router.member(member.name, fromResolved(member.config), member.options)),
+    config.options
+  )
