@@ -8,3 +8,8 @@
  * @since 0.1.0
  */
 export * as RedisCache from "./RedisCache.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RedisRateLimit from "./RedisRateLimit.js"
