@@ -14,6 +14,7 @@ import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as HttpUndici from "./internal/httpUndici.js"
 
 /**
  * The HTTP client service that providers require (the `@effect/platform` `HttpClient`, re-exported so that
@@ -101,14 +102,17 @@ const makeAgent = (options: PoolOptions): Undici.Agent =>
  * @category layers
  */
 export const layer = (options: PoolOptions = {}): Layer.Layer<HttpClient> =>
-  NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
-    Layer.provide(Layer.scoped(
-      NodeHttpClient.Dispatcher,
+  Layer.scoped(
+    HttpClient,
+    Effect.map(
       Effect.acquireRelease(
         Effect.sync(() => makeAgent(options)),
         (agent) => Effect.promise(() => agent.destroy())
-      )
-    ))
+      ),
+      // An ordinary undici `HttpClient`, marked with its agent: our transport sends through the agent directly,
+      // without the per-request objects of the `HttpClient` interface (see internal/httpUndici.ts).
+      (agent) => HttpUndici.withDispatcher(NodeHttpClient.makeUndici(agent), agent)
+    )
   )
 
 /**

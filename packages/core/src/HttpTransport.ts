@@ -19,11 +19,14 @@ import * as PlatformHttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/httpErrors.js"
+import * as undici from "./internal/httpUndici.js"
 import type { LlmError } from "./LlmError.js"
 import { InvalidRequestError, NetworkError, ResponseDecodeError, TimeoutError } from "./LlmError.js"
 
@@ -215,6 +218,14 @@ const socketReturned: Effect.Effect<void> = typeof setImmediate === "function"
 
 const endOfBody: Stream.Stream<never> = Stream.drain(Stream.fromEffect(socketReturned))
 
+const endOfStream: Effect.Effect<never, Option.Option<never>> = Effect.zipRight(
+  socketReturned,
+  Effect.fail(Option.none())
+)
+
+// bytes queued from the socket before the body is paused until the consumer pulls
+const streamHighWaterMark = 64 * 1024
+
 const withoutQuery = (url: string): string => {
   const query = url.indexOf("?")
   return query === -1 ? url : url.slice(0, query)
@@ -349,39 +360,51 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       )
     })
 
+  const statusError = (
+    status: number,
+    headers: Readonly<Record<string, string>>,
+    raw: string,
+    call: Call
+  ): LlmError => {
+    const text = scrub(raw)
+    const errorResponse: ErrorResponse = {
+      status,
+      headers: { ...headers },
+      body: text,
+      json: parseJson(text),
+      requestId: call.requestId
+    }
+    return completeError(mapError(errorResponse, { model: call.model }), call, text)
+  }
+
   const statusFailure = (
     response: HttpClientResponse.HttpClientResponse,
     headers: Readonly<Record<string, string>>,
     call: Call
   ): Effect.Effect<never, LlmError> =>
-    Effect.flatMap(readErrorBody(response), (raw) => {
-      const text = scrub(raw)
-      const errorResponse: ErrorResponse = {
-        status: response.status,
-        headers: { ...headers },
-        body: text,
-        json: parseJson(text),
-        requestId: call.requestId
-      }
-      return Effect.fail(completeError(mapError(errorResponse, { model: call.model }), call, text))
-    })
+    Effect.flatMap(readErrorBody(response), (raw) => Effect.fail(statusError(response.status, headers, raw, call)))
+
+  /** `JSON.stringify` of the body, or the error of a body that cannot be serialised. */
+  const serialise = (request: Request, call: Call): string | undefined | LlmError => {
+    if (request.body === undefined) return undefined
+    let json: string | undefined
+    try {
+      json = JSON.stringify(request.body)
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause)
+      return invalidRequest(`the request body cannot be serialised as JSON: ${reason}`, call)
+    }
+    return typeof json === "string" ? json : invalidRequest("the request body cannot be serialised as JSON", call)
+  }
 
   const toHttpRequest = (
     request: Request,
     call: Call
   ): Effect.Effect<HttpClientRequest.HttpClientRequest, LlmError> => {
     const make = request.method === "POST" ? HttpClientRequest.post : HttpClientRequest.get
-    if (request.body === undefined) return Effect.succeed(make(request.url, { headers: request.headers }))
-    let json: string | undefined
-    try {
-      json = JSON.stringify(request.body)
-    } catch (cause) {
-      const reason = cause instanceof Error ? cause.message : String(cause)
-      return Effect.fail(invalidRequest(`the request body cannot be serialised as JSON: ${reason}`, call))
-    }
-    if (typeof json !== "string") {
-      return Effect.fail(invalidRequest("the request body cannot be serialised as JSON", call))
-    }
+    const json = serialise(request, call)
+    if (json === undefined) return Effect.succeed(make(request.url, { headers: request.headers }))
+    if (typeof json !== "string") return Effect.fail(json)
     return Effect.succeed(
       make(request.url, { headers: request.headers, body: HttpBody.text(json, "application/json") })
     )
@@ -431,6 +454,353 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       )
     }
   }
+
+  // --- the lean path, over the undici dispatcher of `Http.layer` (see internal/httpUndici.ts) ---
+
+  const dispatcher = undici.dispatcherOf(httpClient)
+  const firstByteMillis = firstByte && Duration.toMillis(firstByte)
+  const totalMillis = total && Duration.toMillis(total)
+  const idleMillis = idle && Duration.toMillis(idle)
+  // the request headers with `content-type` added, per headers object (providers reuse theirs from call to call)
+  const withContentType = new WeakMap<object, Readonly<Record<string, string>>>()
+  const jsonHeaders = (headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> => {
+    let out = withContentType.get(headers)
+    if (out === undefined) {
+      out = { ...headers, "content-type": "application/json" }
+      withContentType.set(headers, out)
+    }
+    return out
+  }
+
+  /** Prepares a call: the target, headers and body, or the error that stops it before anything is sent. */
+  const prepare = (
+    request: Request,
+    call: Call
+  ): LlmError | {
+    readonly target: undici.Target
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: string | undefined
+    readonly where: string
+  } => {
+    const where = `${request.method} ${withoutQuery(request.url)}`
+    const target = undici.targetOf(request.url)
+    if (target === undefined) return invalidRequest(`${where}: invalid URL`, call)
+    const body = serialise(request, call)
+    if (typeof body === "object") return body
+    return { target, headers: body === undefined ? request.headers : jsonHeaders(request.headers), body, where }
+  }
+
+  /** Collects an error body, up to `errorBodyLimit` bytes. */
+  class ErrorBody {
+    chunks: Array<Uint8Array> = []
+    size = 0
+    /** Returns false once the limit is reached. */
+    add(chunk: Uint8Array): boolean {
+      this.chunks.push(chunk)
+      this.size += chunk.length
+      return this.size < errorBodyLimit
+    }
+    text(): string {
+      return decoder.decode(internal.concatBounded(this.chunks, errorBodyLimit))
+    }
+  }
+
+  const fastJson =
+    (dispatcher: NonNullable<ReturnType<typeof undici.dispatcherOf>>) =>
+    (request: Request, context: CallContext): Effect.Effect<JsonResponse, LlmError> =>
+      Effect.async<JsonResponse, LlmError>((resume) => {
+        const call: Call = { model: context.model, status: undefined, requestId: undefined }
+        const prepared = prepare(request, call)
+        if ("_tag" in prepared) return resume(Effect.fail(prepared))
+        let done = false
+        let headers: Record<string, string> = {}
+        let chunks: Array<Buffer> = []
+        let size = 0
+        let errorBody: ErrorBody | undefined = undefined
+        let firstByteTimer: ReturnType<typeof setTimeout> | undefined = undefined
+        let totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
+        const finish = (effect: Effect.Effect<JsonResponse, LlmError>): void => {
+          if (done) return
+          done = true
+          if (firstByteTimer !== undefined) clearTimeout(firstByteTimer)
+          if (totalTimer !== undefined) clearTimeout(totalTimer)
+          resume(effect)
+        }
+        const complete = (): void => {
+          if (errorBody !== undefined) {
+            finish(Effect.fail(statusError(call.status!, headers, errorBody.text(), call)))
+            return
+          }
+          const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8")
+          chunks = []
+          if (done) return
+          done = true
+          if (totalTimer !== undefined) clearTimeout(totalTimer)
+          // Finishing one turn later lets undici put the socket back first (see `socketReturned`); it schedules that
+          // turn once this callback returns, hence the microtask.
+          queueMicrotask(() => setImmediate(() => resume(decodeJson(text, headers, call))))
+        }
+        const inFlight = undici.dispatch(dispatcher, prepared.target, request.method, prepared.headers, prepared.body, {
+          onHeaders: (status, received) => {
+            if (firstByteTimer !== undefined) clearTimeout(firstByteTimer)
+            headers = received
+            call.status = status
+            call.requestId = internal.requestIdOf(received, requestIdHeaders)
+            if (status < 200 || status >= 300) errorBody = new ErrorBody()
+          },
+          onData: (chunk) => {
+            if (errorBody !== undefined) {
+              if (!errorBody.add(chunk)) {
+                inFlight.abort()
+                complete()
+                return false
+              }
+              return true
+            }
+            chunks.push(chunk)
+            size += chunk.length
+            return true
+          },
+          onComplete: complete,
+          onError: (error) =>
+            finish(Effect.fail(
+              call.status === undefined
+                ? transportFailure(error, prepared.where, call)
+                : errorBody !== undefined
+                // the status is what the call failed with; the body is reported as far as it came
+                ? statusError(call.status, headers, errorBody.text(), call)
+                : transportFailure(error, "the response body broke off", call)
+            ))
+        })
+        if (!done && firstByteMillis !== undefined) {
+          firstByteTimer = setTimeout(() => {
+            inFlight.abort()
+            finish(Effect.fail(timeoutError("first-byte", firstByteMessage!, call)))
+          }, firstByteMillis)
+        }
+        if (!done && totalMillis !== undefined) {
+          totalTimer = setTimeout(() => {
+            inFlight.abort()
+            finish(Effect.fail(timeoutError("total", totalMessage!, call)))
+          }, totalMillis)
+        }
+        return Effect.sync(() => {
+          done = true
+          if (firstByteTimer !== undefined) clearTimeout(firstByteTimer)
+          if (totalTimer !== undefined) clearTimeout(totalTimer)
+          inFlight.abort()
+        })
+      })
+
+  /** One streamed response: its body queued as it arrives, handed over a batch per pull. */
+  class BodyStream {
+    readonly call: Call
+    inFlight: undici.InFlight | undefined = undefined
+    headers: Record<string, string> = {}
+    queue: Array<Uint8Array> = []
+    queued = 0
+    paused = false
+    ended = false
+    failure: LlmError | undefined = undefined
+    errorBody: ErrorBody | undefined = undefined
+    /** the fiber waiting for the headers, or for the next piece of the body */
+    waitingHeaders: ((effect: Effect.Effect<void, LlmError>) => void) | undefined = undefined
+    waitingBody: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>>) => void) | undefined =
+      undefined
+    firstByteTimer: ReturnType<typeof setTimeout> | undefined = undefined
+    totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
+    idleTimer: ReturnType<typeof setTimeout> | undefined = undefined
+    headersDone = false
+
+    constructor(call: Call) {
+      this.call = call
+    }
+
+    start(request: Request, prepared: Exclude<ReturnType<typeof prepare>, LlmError>): void {
+      this.inFlight = undici.dispatch(dispatcher!, prepared.target, request.method, prepared.headers, prepared.body, {
+        onHeaders: (status, received) => {
+          this.clearFirstByte()
+          this.headers = received
+          this.call.status = status
+          this.call.requestId = internal.requestIdOf(received, requestIdHeaders)
+          if (status < 200 || status >= 300) {
+            this.errorBody = new ErrorBody()
+          } else {
+            this.headersDone = true
+            this.wakeHeaders(Effect.void)
+          }
+        },
+        onData: (chunk) => {
+          if (this.errorBody !== undefined) {
+            if (!this.errorBody.add(chunk)) {
+              this.inFlight!.abort()
+              this.failStatus()
+              return false
+            }
+            return true
+          }
+          this.queue.push(chunk)
+          this.queued += chunk.length
+          if (this.waitingBody !== undefined) this.wakeBody()
+          if (this.queued >= streamHighWaterMark) {
+            this.paused = true
+            return false
+          }
+          return true
+        },
+        onComplete: () => {
+          if (this.errorBody !== undefined) return this.failStatus()
+          this.ended = true
+          this.clearTimers()
+          if (this.waitingBody !== undefined) this.wakeBody()
+        },
+        onError: (error) => {
+          if (this.errorBody !== undefined) return this.failStatus()
+          this.fail(
+            this.headersDone
+              ? transportFailure(error, "the response body broke off", this.call)
+              : transportFailure(error, prepared.where, this.call)
+          )
+        }
+      })
+      if (this.failure !== undefined || this.ended) return
+      if (firstByteMillis !== undefined) {
+        this.firstByteTimer = setTimeout(() => {
+          this.inFlight!.abort()
+          this.fail(timeoutError("first-byte", firstByteMessage!, this.call))
+        }, firstByteMillis)
+      }
+      if (totalMillis !== undefined) {
+        this.totalTimer = setTimeout(() => {
+          this.inFlight!.abort()
+          this.fail(timeoutError("total", totalMessage!, this.call))
+        }, totalMillis)
+      }
+    }
+
+    failStatus(): void {
+      const errorBody = this.errorBody!
+      this.fail(statusError(this.call.status!, this.headers, errorBody.text(), this.call))
+    }
+
+    fail(error: LlmError): void {
+      if (this.failure !== undefined || this.ended) return
+      this.failure = error
+      this.clearTimers()
+      this.wakeHeaders(Effect.fail(error))
+      if (this.waitingBody !== undefined) this.wakeBody()
+    }
+
+    clearFirstByte(): void {
+      if (this.firstByteTimer !== undefined) {
+        clearTimeout(this.firstByteTimer)
+        this.firstByteTimer = undefined
+      }
+    }
+
+    clearTimers(): void {
+      this.clearFirstByte()
+      if (this.totalTimer !== undefined) {
+        clearTimeout(this.totalTimer)
+        this.totalTimer = undefined
+      }
+      if (this.idleTimer !== undefined) {
+        clearTimeout(this.idleTimer)
+        this.idleTimer = undefined
+      }
+    }
+
+    wakeHeaders(effect: Effect.Effect<void, LlmError>): void {
+      const waiting = this.waitingHeaders
+      if (waiting !== undefined) {
+        this.waitingHeaders = undefined
+        waiting(effect)
+      }
+    }
+
+    wakeBody(): void {
+      const waiting = this.waitingBody!
+      this.waitingBody = undefined
+      if (this.idleTimer !== undefined) {
+        clearTimeout(this.idleTimer)
+        this.idleTimer = undefined
+      }
+      waiting(this.next())
+    }
+
+    /** What a pull returns now: the queued pieces, the end, the failure; `undefined` when it has to wait. */
+    next(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>> {
+      if (this.queue.length > 0) {
+        const out = Chunk.unsafeFromArray(this.queue)
+        this.queue = []
+        this.queued = 0
+        if (this.paused) {
+          this.paused = false
+          this.inFlight!.resume()
+        }
+        return Effect.succeed(out)
+      }
+      if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
+      return endOfStream
+    }
+
+    readonly awaitHeaders: Effect.Effect<void, LlmError> = Effect.suspend(() => {
+      if (this.headersDone) return Effect.void
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      return Effect.async<void, LlmError>((resume) => {
+        this.waitingHeaders = resume
+        return Effect.sync(() => {
+          this.waitingHeaders = undefined
+        })
+      })
+    })
+
+    readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>> = Effect.suspend(() => {
+      if (this.queue.length > 0 || this.failure !== undefined || this.ended) return this.next()
+      return Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>>((resume) => {
+        this.waitingBody = resume
+        if (idleMillis !== undefined) {
+          this.idleTimer = setTimeout(() => {
+            this.idleTimer = undefined
+            this.inFlight!.abort()
+            this.fail(timeoutError("idle", idleMessage!, this.call))
+          }, idleMillis)
+        }
+        return Effect.sync(() => {
+          this.waitingBody = undefined
+          if (this.idleTimer !== undefined) {
+            clearTimeout(this.idleTimer)
+            this.idleTimer = undefined
+          }
+        })
+      })
+    })
+
+    close(): void {
+      this.clearTimers()
+      this.inFlight?.abort()
+    }
+  }
+
+  const fastStream = (request: Request, context: CallContext): Stream.Stream<Uint8Array, LlmError> =>
+    Stream.unwrapScoped(Effect.suspend(() => {
+      const call: Call = { model: context.model, status: undefined, requestId: undefined }
+      const prepared = prepare(request, call)
+      if ("_tag" in prepared) return Effect.fail(prepared)
+      return Effect.acquireRelease(
+        Effect.sync(() => {
+          const body = new BodyStream(call)
+          body.start(request, prepared)
+          return body
+        }),
+        (body) => Effect.sync(() => body.close())
+      ).pipe(
+        Effect.tap((body) => body.awaitHeaders),
+        Effect.map((body) => Stream.repeatEffectChunkOption(body.pull))
+      )
+    }))
+
+  if (dispatcher !== undefined) return { json: fastJson(dispatcher), stream: fastStream }
 
   const json = (request: Request, context: CallContext): Effect.Effect<JsonResponse, LlmError> =>
     Effect.suspend(() => {

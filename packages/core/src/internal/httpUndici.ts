@@ -1,0 +1,150 @@
+/**
+ * The lean path under `Http.layer`: requests dispatched straight to the layer's undici `Agent` with a callback
+ * handler, without `@effect/platform`'s request and response objects, spans, header records or Node streams.
+ *
+ * `Http.layer` still provides an ordinary `HttpClient` (anything written against that interface works), and marks
+ * it with its dispatcher. `HttpTransport` takes this path only for a client so marked; a client derived from it
+ * (`HttpClient.mapRequest`, a tracer, a test fake) has no mark and goes through the `HttpClient` interface as usual.
+ *
+ * @internal
+ */
+import type * as Undici from "undici"
+
+/** @internal */
+export const DispatcherId: unique symbol = Symbol.for("@llm-api-router/core/Http/Dispatcher")
+
+/** @internal */
+export const withDispatcher = <C extends object>(client: C, dispatcher: Undici.Dispatcher): C => {
+  Object.defineProperty(client, DispatcherId, { value: dispatcher, enumerable: false })
+  return client
+}
+
+/** @internal */
+export const dispatcherOf = (client: object): Undici.Dispatcher | undefined =>
+  (client as { readonly [DispatcherId]?: Undici.Dispatcher })[DispatcherId]
+
+/** @internal */
+export interface Target {
+  readonly origin: string
+  readonly path: string
+}
+
+// A provider sends every call to one of a handful of URLs: parse each once.
+const targets = new Map<string, Target | null>()
+
+/** The origin and path of an absolute http(s) URL; `undefined` when it is not one. @internal */
+export const targetOf = (url: string): Target | undefined => {
+  let target = targets.get(url)
+  if (target === undefined) {
+    try {
+      const parsed = new URL(url)
+      target = parsed.protocol === "http:" || parsed.protocol === "https:"
+        ? { origin: parsed.origin, path: parsed.pathname + parsed.search }
+        : null
+    } catch {
+      target = null
+    }
+    if (targets.size > 256) targets.clear()
+    targets.set(url, target)
+  }
+  return target ?? undefined
+}
+
+/** What one dispatched request reports. @internal */
+export interface Sink {
+  /** A final (non-1xx) status and its headers, names lower-cased. Returns false to pause the body. */
+  readonly onHeaders: (status: number, headers: Record<string, string>) => void
+  /** A piece of the body. Returns false to pause the socket until `resume` is called. */
+  readonly onData: (chunk: Buffer) => boolean
+  readonly onComplete: () => void
+  readonly onError: (error: Error) => void
+}
+
+/** A request in flight. @internal */
+export interface InFlight {
+  /** Aborts the request (a no-op once it has completed); the sink's `onError` is not called for it. */
+  readonly abort: () => void
+  /** Resumes a body paused by `onData` returning false. */
+  readonly resume: () => void
+}
+
+const aborted = (): Error => Object.assign(new Error("the request was aborted"), { name: "AbortError" })
+
+const parseHeaders = (raw: Array<Buffer | string>): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString().toLowerCase()
+    const value = raw[i + 1]!.toString()
+    const previous = headers[name]
+    headers[name] = previous === undefined ? value : `${previous}, ${value}`
+  }
+  return headers
+}
+
+// undici's callback handler (the one its own `request` uses): one object per request, no promises, no streams.
+class Handler implements Undici.Dispatcher.DispatchHandler {
+  abortRequest: ((reason: Error) => void) | undefined = undefined
+  resumeBody: (() => void) | undefined = undefined
+  finished = false
+  constructor(readonly sink: Sink) {}
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.finished) abort(aborted())
+    else this.abortRequest = abort
+  }
+  onHeaders(status: number, raw: Array<Buffer>, resume: () => void): boolean {
+    if (status < 200) return true
+    this.resumeBody = resume
+    this.sink.onHeaders(status, parseHeaders(raw))
+    return !this.finished
+  }
+  onData(chunk: Buffer): boolean {
+    if (this.finished) return false
+    return this.sink.onData(chunk)
+  }
+  onComplete(): void {
+    if (this.finished) return
+    this.finished = true
+    this.sink.onComplete()
+  }
+  onError(error: Error): void {
+    if (this.finished) return
+    this.finished = true
+    this.sink.onError(error)
+  }
+  abort(): void {
+    if (this.finished) return
+    this.finished = true
+    this.abortRequest?.(aborted())
+  }
+  resume(): void {
+    this.resumeBody?.()
+  }
+}
+
+/** Sends one request; its outcome goes to `sink`. @internal */
+export const dispatch = (
+  dispatcher: Undici.Dispatcher,
+  target: Target,
+  method: "GET" | "POST",
+  headers: Readonly<Record<string, string>>,
+  body: string | undefined,
+  sink: Sink
+): InFlight => {
+  const handler = new Handler(sink)
+  try {
+    dispatcher.dispatch({
+      origin: target.origin,
+      path: target.path,
+      method,
+      headers: headers as Record<string, string>,
+      body: body ?? null,
+      // the caller's timers bound each phase
+      headersTimeout: 0,
+      bodyTimeout: 0
+    }, handler)
+  } catch (error) {
+    // undici validates options synchronously (a header value with a line break)
+    queueMicrotask(() => handler.onError(error as Error))
+  }
+  return handler
+}
