@@ -8,6 +8,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import type { ChatCompletionRequest } from "../src/Domain.js"
 import {
   ContextLengthError,
@@ -504,6 +505,62 @@ describe("Router", () => {
   })
 
   describe("telemetry", () => {
+    it.scoped("a stream records its time to first chunk and, at its end, its outcome and latency", () =>
+      Effect.gen(function*() {
+        const b = yield* mock("ttfc-b", [MockProvider.stream(["one", " two"], { delay: "250 millis" })])
+        const { provider } = yield* Router.make([Router.member("b", b.provider)])
+        const fiber = yield* Effect.fork(Stream.runDrain(provider.stream(hi)))
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(fiber)
+        const ttfc = yield* Metric.value(Metric.tagged(Telemetry.timeToFirstChunk, "provider", "ttfc-b"))
+        assert.strictEqual(ttfc.count, 1)
+        assert.strictEqual(ttfc.sum, 250)
+        const latency = yield* Metric.value(
+          Metric.tagged(Metric.tagged(Telemetry.latency, "provider", "ttfc-b"), "operation", "stream")
+        )
+        assert.strictEqual(latency.count, 1)
+        assert.strictEqual(latency.sum, 500)
+      }))
+
+    it.scoped("spans carry the GenAI attributes and the router's member and attempt", () =>
+      Effect.gen(function*() {
+        const base = yield* Effect.tracer
+        const spans: Array<Tracer.Span> = []
+        const tracer = Tracer.make({
+          span: (...args) => {
+            const span = base.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: base.context
+        })
+        const usage = { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 }
+        const a = yield* mock("span-a", [MockProvider.fail(down("span-a"))])
+        const b = yield* mock("span-b", [MockProvider.reply({ content: "ok", usage })])
+        const { provider } = yield* Router.make([Router.member("a", a.provider), Router.member("b", b.provider)], {
+          name: "spans"
+        })
+        yield* provider.chat(hi).pipe(Effect.withTracer(tracer))
+        const attempts = spans.filter((s) => s.name === "Router.attempt")
+        assert.deepStrictEqual(
+          attempts.map((s) => [s.attributes.get("llm.router.member"), s.attributes.get("llm.router.attempt")]),
+          [
+            ["a", 1],
+            ["b", 2]
+          ]
+        )
+        const calls = spans.filter((s) => s.name === "LlmProvider.chat")
+        assert.strictEqual(calls.length, 2)
+        const ok = calls[1]!.attributes
+        assert.strictEqual(ok.get("gen_ai.provider.name"), "span-b")
+        assert.strictEqual(ok.get("gen_ai.operation.name"), "chat")
+        assert.strictEqual(ok.get("gen_ai.request.model"), "mock-model")
+        assert.strictEqual(ok.get("gen_ai.response.model"), "mock-model")
+        assert.strictEqual(ok.get("gen_ai.response.id"), "mock-1")
+        assert.strictEqual(ok.get("gen_ai.usage.input_tokens"), 7)
+        assert.strictEqual(ok.get("gen_ai.usage.output_tokens"), 5)
+        assert.strictEqual(spans.find((s) => s.name === "Router.chat")?.attributes.get("llm.router.name"), "spans")
+      }))
     it.scoped("every member call is counted by provider and outcome, with its tokens", () =>
       Effect.gen(function*() {
         const usage = { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 }
