@@ -333,6 +333,91 @@ const oursClient = async (target: Target): Promise<Bench> => {
   }
 }
 
+/** Ours, with the in-memory `ResponseCache` in front: after the first call every call is a hit. */
+const cacheMemory = async (target: Target): Promise<Bench> => {
+  const [{ Http, LlmProvider, ResponseCache }, { OpenAi }, Effect, Layer, ManagedRuntime, Redacted] = await Promise
+    .all([
+      import("@llm-api-router/core"),
+      import("@llm-api-router/providers"),
+      import("effect/Effect"),
+      import("effect/Layer"),
+      import("effect/ManagedRuntime"),
+      import("effect/Redacted")
+    ])
+  const runtime = ManagedRuntime.make(
+    ResponseCache.layer.pipe(
+      Layer.provide(OpenAi.layer({ apiKey: Redacted.make(apiKey), baseUrl: target.baseUrl })),
+      Layer.provide(ResponseCache.layerMemory()),
+      Layer.provide(Http.layer({ connections: target.connections }))
+    )
+  )
+  const chat = Effect.flatMap(
+    LlmProvider.chat({ model: Payloads.models.json, messages }),
+    (completion) => Effect.sync(() => check(completion.choices[0]?.message.content))
+  )
+  return {
+    chat: () => runtime.runPromise(chat),
+    stream: () => Promise.reject(new Error("JSON calls only")),
+    close: () => runtime.dispose()
+  }
+}
+
+const redisUrl = (): string => {
+  const url = process.env.BENCH_REDIS_URL
+  if (url === undefined) throw new Error("BENCH_REDIS_URL is not set")
+  return url
+}
+
+/** Ours, with the Redis `ResponseCache` in front. */
+const cacheRedis = async (target: Target): Promise<Bench> => {
+  const [{ Http, LlmProvider, ResponseCache }, { OpenAi }, { RedisCache }, Effect, Layer, ManagedRuntime, Redacted] =
+    await Promise.all([
+      import("@llm-api-router/core"),
+      import("@llm-api-router/providers"),
+      import("@llm-api-router/cache-redis"),
+      import("effect/Effect"),
+      import("effect/Layer"),
+      import("effect/ManagedRuntime"),
+      import("effect/Redacted")
+    ])
+  const runtime = ManagedRuntime.make(
+    ResponseCache.layer.pipe(
+      Layer.provide(OpenAi.layer({ apiKey: Redacted.make(apiKey), baseUrl: target.baseUrl })),
+      Layer.provide(RedisCache.layer({ url: redisUrl(), prefix: `bench:${process.pid}:` })),
+      Layer.provide(Http.layer({ connections: target.connections }))
+    )
+  )
+  const chat = Effect.flatMap(
+    LlmProvider.chat({ model: Payloads.models.json, messages }),
+    (completion) => Effect.sync(() => check(completion.choices[0]?.message.content))
+  )
+  return {
+    chat: () => runtime.runPromise(chat),
+    stream: () => Promise.reject(new Error("JSON calls only")),
+    close: () => runtime.dispose()
+  }
+}
+
+/** The floor for a Redis hit: `ioredis` GET of a stored completion, and `JSON.parse`. */
+const ioredis = async (): Promise<Bench> => {
+  const { Redis } = await import("ioredis")
+  const client = new Redis(redisUrl())
+  const key = `bench:${process.pid}:raw`
+  await client.set(key, Payloads.chatCompletion(Payloads.models.json), "PX", 600_000)
+  return {
+    chat: async () => {
+      const text = await client.get(key)
+      const json = JSON.parse(text!) as { choices: Array<{ message: { content: string } }> }
+      check(json.choices[0]?.message.content)
+    },
+    stream: () => Promise.reject(new Error("JSON calls only")),
+    close: async () => {
+      await client.del(key)
+      client.disconnect()
+    }
+  }
+}
+
 export const clients = {
   undici,
   openai,
@@ -340,7 +425,10 @@ export const clients = {
   "effect-ai": effectAi,
   "effect-platform": effectPlatform,
   "ours-effect": oursEffect,
-  "ours-client": oursClient
+  "ours-client": oursClient,
+  "cache-memory": cacheMemory,
+  "cache-redis": cacheRedis,
+  ioredis
 } as const
 
 export type ClientName = keyof typeof clients

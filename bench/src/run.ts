@@ -32,8 +32,20 @@ const only = argument("only")?.split(",")
 const onlyClients = argument("clients")?.split(",")
 const out = argument("out") ?? join(here, "..", "..", "results")
 
-const allClients: Array<ClientName> = ["undici", "openai", "ai-sdk", "effect-ai", "ours-effect", "ours-client"]
-const clients = onlyClients ? allClients.filter((c) => onlyClients.includes(c)) : allClients
+const peers: Array<ClientName> = [
+  "undici",
+  "openai",
+  "ai-sdk",
+  "effect-ai",
+  "effect-platform",
+  "ours-effect",
+  "ours-client"
+]
+const streaming: Array<ClientName> = ["undici", "openai", "ai-sdk", "effect-ai", "ours-effect", "ours-client"]
+const caches: Array<ClientName> = ["cache-memory", "cache-redis", "ioredis"]
+const selected = (list: ReadonlyArray<ClientName>): Array<ClientName> =>
+  onlyClients ? list.filter((c) => onlyClients.includes(c)) : [...list]
+const clients = selected(peers)
 
 interface Workload {
   readonly id: string
@@ -49,8 +61,8 @@ const workloads: Array<Workload> = ([
   { id: "json-c1", kind: "json", options: { concurrency: 1, seconds } },
   { id: "json-c32", kind: "json", options: { concurrency: 32, seconds } },
   { id: "json-c256", kind: "json", options: { concurrency: 256, seconds } },
-  { id: "stream-200", kind: "stream", options: { model: Payloads.models.n200, seconds } },
-  { id: "stream-5000", kind: "stream", options: { model: Payloads.models.n5000, seconds } },
+  { id: "stream-200", kind: "stream", options: { model: Payloads.models.n200, seconds }, clients: streaming },
+  { id: "stream-5000", kind: "stream", options: { model: Payloads.models.n5000, seconds }, clients: streaming },
   // the two below are checks of ours against the floor; the peers' cost at 50 MB would dominate the run
   {
     id: "stream-50mb",
@@ -59,8 +71,31 @@ const workloads: Array<Workload> = ([
     clients: ["undici", "openai", "ours-effect", "ours-client"],
     nodeFlags: ["--expose-gc"]
   },
-  { id: "streams-1000", kind: "many", options: { requests: 1000 }, clients: ["undici", "ours-effect", "ours-client"] }
+  { id: "streams-1000", kind: "many", options: { requests: 1000 }, clients: ["undici", "ours-effect", "ours-client"] },
+  // cache hits: ours with each storage, and a raw ioredis GET as the floor of a Redis hit
+  { id: "cache-hit", kind: "json", options: { concurrency: 1, seconds }, clients: caches }
 ] satisfies Array<Workload> as Array<Workload>).filter((w) => only === undefined || only.includes(w.id))
+
+/** A throwaway redis-server on a free port, when one is installed; `undefined` otherwise. */
+const startRedis = async (): Promise<{ readonly child: ChildProcess; readonly url: string } | undefined> => {
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
+    stdio: ["ignore", "pipe", "ignore"]
+  })
+  const ready = await new Promise<boolean>((resolve) => {
+    child.once("error", () => resolve(false))
+    child.stdout!.setEncoding("utf8")
+    let seen = ""
+    child.stdout!.on("data", (text: string) => {
+      seen += text
+      if (seen.includes("Ready to accept connections")) resolve(true)
+    })
+    child.once("exit", () => resolve(false))
+  })
+  if (!ready) return undefined
+  child.stdout!.resume()
+  return { child, url: `redis://127.0.0.1:${port}` }
+}
 
 const startServer = (): Promise<{ readonly child: ChildProcess; readonly baseUrl: string }> =>
   new Promise((resolve, reject) => {
@@ -86,7 +121,11 @@ const runWorker = (client: ClientName, workload: Workload, baseUrl: string): Pro
         baseUrl,
         JSON.stringify(workload.options)
       ],
-      { maxBuffer: 1 << 20, timeout: 300_000 },
+      {
+        maxBuffer: 1 << 20,
+        timeout: 300_000,
+        env: { ...process.env, ...(redisUrl ? { BENCH_REDIS_URL: redisUrl } : {}) }
+      },
       (error, stdout, stderr) => {
         if (error) reject(new Error(`${client} ${workload.id} failed: ${stderr || error.message}`))
         else resolve({ ...JSON.parse(stdout.trim().split("\n").at(-1)!), workload: workload.id })
@@ -132,14 +171,18 @@ const columns: Array<Column> = [
   { title: "cold import + setup ms", workload: "import", figure: "importMs", digits: 0 }
 ]
 
+let redisUrl: string | undefined = undefined
+
 const main = async (): Promise<void> => {
   const server = await startServer()
+  const redis = workloads.some((w) => w.id === "cache-hit") ? await startRedis() : undefined
+  redisUrl = redis?.url
   const results: Array<Figures & { round: number }> = []
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const workload of workloads) {
         // the order of the clients rotates from round to round
-        const order = clients.filter((c) => workload.clients === undefined || workload.clients.includes(c))
+        const order = selected(workload.clients ?? clients).filter((c) => redis !== undefined || !c.includes("redis"))
         const shift = (round - 1) % order.length
         for (const client of [...order.slice(shift), ...order.slice(0, shift)]) {
           const figures = await runWorker(client, workload, server.baseUrl)
@@ -150,6 +193,7 @@ const main = async (): Promise<void> => {
     }
   } finally {
     server.child.kill("SIGTERM")
+    redis?.child.kill("SIGTERM")
   }
 
   const value = (client: string, column: Column): number =>
@@ -169,6 +213,30 @@ const main = async (): Promise<void> => {
   for (const column of columns) {
     if (!workloads.some((w) => w.id === column.workload)) continue
     lines.push(`| ${column.title} | ${clients.map((c) => cell(c, column)).join(" | ")} |`)
+  }
+  const cacheColumns: Array<Column> = [
+    { title: "p50 ms", workload: "cache-hit", figure: "p50Ms", digits: 3 },
+    { title: "p99 ms", workload: "cache-hit", figure: "p99Ms", digits: 3 },
+    { title: "CPU µs/call", workload: "cache-hit", figure: "cpuPerRequestUs", digits: 0 },
+    { title: "calls/s", workload: "cache-hit", figure: "requestsPerSecond", digits: 0 }
+  ]
+  const cacheClients = selected(caches).filter((c) => results.some((r) => r.client === c))
+  const plain = (client: string, column: Column): string => {
+    const v = value(client, column)
+    return Number.isNaN(v) ? "–" : v.toFixed(column.digits)
+  }
+  if (cacheClients.length > 0) {
+    lines.push(
+      "",
+      `| cache hit, concurrency 1 (median of ${rounds} rounds) | ${cacheColumns.map((c) => c.title).join(" | ")} |`,
+      `|---|${cacheColumns.map(() => "---:").join("|")}|`
+    )
+    for (const client of cacheClients) {
+      lines.push(`| ${client} | ${cacheColumns.map((c) => plain(client, c)).join(" | ")} |`)
+    }
+  }
+  if (redis === undefined && workloads.some((w) => w.id === "cache-hit")) {
+    lines.push("", "(no redis-server found: the Redis rows were skipped)")
   }
   const cpus = Os.cpus()
   const machine = `${cpus.length} × ${cpus[0]?.model ?? "?"}, ${(Os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
