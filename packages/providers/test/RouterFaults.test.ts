@@ -20,6 +20,17 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
+
+// A full collection before each heap reading, so that the figure is what is retained, not garbage not yet swept.
+v8.setFlagsFromString("--expose-gc")
+const gc = vm.runInNewContext("gc") as () => void
+const retainedHeap = () => {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
 
 type Fault =
   | "429-retry-after"
@@ -208,7 +219,7 @@ describe("Router under injected faults", () => {
     () =>
       Effect.gen(function*() {
         fixture.faultRate = 0.2
-        const heapBefore = process.memoryUsage().heapUsed
+        const heapBefore = retainedHeap()
         const started = Date.now()
         const outcomes: Record<string, number> = {}
         const defects: Array<string> = []
@@ -237,7 +248,7 @@ describe("Router under injected faults", () => {
         )
         fixture.faultRate = 0
         const seconds = (Date.now() - started) / 1000
-        const heapGrowth = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024
+        const heapGrowth = (retainedHeap() - heapBefore) / 1024 / 1024
         const statuses = yield* Effect.promise(() => runtime.runPromise(Router.members))
         const hedges = yield* Metric.value(
           Metric.tagged(Telemetry.hedges, "router", "faults").pipe(Metric.tagged("member", "a"))
@@ -275,10 +286,11 @@ describe("Router under injected faults", () => {
         // Every fault kind was injected, and the router put members in cooldown and hedged.
         for (const fault of faults) assert.isAbove(fixture.injected[fault] ?? 0, 0, fault)
         assert.isAbove(statuses.reduce((n, s) => n + s.cooldowns, 0), 0)
+        assert.isAbove(hedges.count, 0)
         assert.deepStrictEqual(statuses.map((s) => s.inFlight), [0, 0, 0])
-        // The pool is bounded (16 per origin), and memory does not grow with the number of requests.
+        // The pool is bounded (16 per origin), and what 2,000 calls leave behind (after a full GC) is small.
         assert.isAtMost(peakSockets, 3 * 16 + 3)
-        assert.isBelow(heapGrowth, 150)
+        assert.isBelow(heapGrowth, 32)
 
         // After the calls, the sockets go back to the baseline: what the pool keeps alive, at most its size, and none
         // once the client is closed.
