@@ -53,6 +53,7 @@ import { ChatCompletion, ChatCompletionChunk, type ChatCompletionRequest } from 
 import * as internal from "./internal/responseCache.js"
 import type { LlmError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
+import * as Telemetry from "./Telemetry.js"
 
 // ---------------------------------------------------------------------------------------------
 // storage contract
@@ -392,6 +393,8 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
   const defaultCacheLength = options?.cacheLength ?? false
   // The fills in flight in this process, by key: waiters share the outcome of the one caller filling it.
   const inflight = new Map<string, Deferred.Deferred<Outcome>>()
+  // Counted in the store (its stats) and in the metrics (`Telemetry.cacheLookups`).
+  const record = (hit: boolean) => Effect.zipRight(store.record(hit), Telemetry.recordCacheLookup(info.name, hit))
 
   const claim = (key: string): Effect.Effect<Claim, LlmError> =>
     Effect.suspend((): Effect.Effect<Claim, LlmError> => {
@@ -400,9 +403,9 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
         return Effect.flatMap(Deferred.await(waiting), (outcome): Effect.Effect<Claim, LlmError> => {
           switch (outcome._tag) {
             case "Done":
-              return Effect.as(store.record(true), { _tag: "Hit", entry: outcome.entry })
+              return Effect.as(record(true), { _tag: "Hit", entry: outcome.entry })
             case "Failed":
-              return Effect.zipRight(store.record(false), Effect.fail(outcome.error))
+              return Effect.zipRight(record(false), Effect.fail(outcome.error))
             case "Abandoned":
               // The filler was interrupted: the next waiter in line fills it.
               return claim(key)
@@ -420,16 +423,16 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
         const found = yield* store.get(key)
         if (Option.isSome(found)) {
           yield* publish({ _tag: "Done", entry: found.value })
-          yield* store.record(true)
+          yield* record(true)
           return { _tag: "Hit", entry: found.value } as const
         }
         const lock = yield* store.lock(key)
         if (lock._tag === "Filled") {
           yield* publish({ _tag: "Done", entry: lock.entry })
-          yield* store.record(true)
+          yield* record(true)
           return { _tag: "Hit", entry: lock.entry } as const
         }
-        yield* store.record(false)
+        yield* record(false)
         const release = lock._tag === "Acquired" ? lock.release : Effect.void
         return { _tag: "Miss", end: (outcome: Outcome) => Effect.zipRight(release, publish(outcome)) } as const
       }).pipe(Effect.onInterrupt(() => publish(abandoned)))

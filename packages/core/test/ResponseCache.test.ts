@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ChatStream, LlmProvider, ProviderError, ResponseCache } from "@llm-api-router/core"
+import { ChatStream, LlmProvider, ProviderError, ResponseCache, Telemetry } from "@llm-api-router/core"
 import { MockProvider } from "@llm-api-router/core/testing"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 
@@ -73,6 +74,19 @@ describe("ResponseCache (memory)", () => {
       assert.deepStrictEqual(stats, { backend: "memory", size: 1, maxSize: 1000, hits: 1, misses: 1, hitRate: 0.5 })
       yield* ResponseCache.clear
       assert.deepStrictEqual(yield* ResponseCache.stats, { ...stats, size: 0, hits: 0, misses: 0, hitRate: 0 })
+    }).pipe(Effect.provide(cachedMock(echo))))
+
+  it.effect("hits and misses are counted in the Telemetry metrics too", () =>
+    Effect.gen(function*() {
+      const lookups = (result: string) =>
+        Metric.value(Metric.tagged(Metric.tagged(Telemetry.cacheLookups, "provider", "mock"), "result", result))
+      const hitsBefore = (yield* lookups("hit")).count
+      const missesBefore = (yield* lookups("miss")).count
+      yield* LlmProvider.chat(ask("counted"))
+      yield* LlmProvider.chat(ask("counted"))
+      yield* LlmProvider.chat(ask("counted"))
+      assert.strictEqual((yield* lookups("hit")).count - hitsBefore, 2)
+      assert.strictEqual((yield* lookups("miss")).count - missesBefore, 1)
     }).pipe(Effect.provide(cachedMock(echo))))
 
   it.effect("entries expire after their TTL (TestClock), and withTtl overrides it per call", () =>
