@@ -200,9 +200,17 @@ export const retry = (
 <A, R>(self: Effect.Effect<A, LlmError, R>): Effect.Effect<A, LlmError, R> => {
   const resolved = resolve(option)
   if (resolved === undefined) return self
-  return Effect.suspend(() => {
-    let attempts = 0
+  // The schedule's driver is built only when the first attempt fails, so that a call that succeeds at once (nearly
+  // all of them) pays for one `catchAll`. The first error is replayed to the schedule as its first input.
+  return Effect.catchAll(self, (first) => {
+    let attempts = 1
+    let replay: LlmError | undefined = first
     const attempt = Effect.suspend(() => {
+      if (replay !== undefined) {
+        const error = replay
+        replay = undefined
+        return Effect.fail(error)
+      }
       attempts++
       return self
     })
@@ -229,6 +237,8 @@ export const retryStream = (
   return Stream.suspend(() => {
     let attempts = 0
     let emitted = false
+    // built on the first failure only (see `retry`)
+    let driver: Schedule.ScheduleDriver<unknown, LlmError, never> | undefined = undefined
     const attempt = Stream.suspend(() => {
       attempts++
       return self
@@ -236,10 +246,22 @@ export const retryStream = (
       if (!emitted && chunk.length > 0) emitted = true
       return chunk
     }))
-    return attempt.pipe(
-      Stream.retry(Schedule.whileInput(resolved.policy, () => !emitted)),
-      Stream.mapError((error) => emitted ? error : finalError(error, attempts, resolved, context))
-    )
+    // One `catchAll` per attempt: a stream that runs through pays for it and the `mapChunks` above, per chunk.
+    const loop: Stream.Stream<A, LlmError, R> = Stream.catchAll(attempt, (error) => {
+      if (emitted) return Stream.fail(error)
+      const next = Effect.flatMap(
+        driver === undefined ? Schedule.driver(resolved.policy) : Effect.succeed(driver),
+        (current) => {
+          driver = current
+          return current.next(error)
+        }
+      )
+      return Stream.unwrap(Effect.matchEffect(next, {
+        onFailure: () => Effect.fail(finalError(error, attempts, resolved, context)),
+        onSuccess: () => Effect.succeed(loop)
+      }))
+    })
+    return loop
   })
 }
 
