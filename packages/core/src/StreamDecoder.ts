@@ -25,6 +25,11 @@ export interface Decoder<A, B, E> {
    * returns an error (a stream that stopped before its end marker).
    */
   readonly end?: ((out: Array<B>) => E | undefined) | undefined
+  /**
+   * Asked after each step: `true` when the input has reached its end marker (an SSE `[DONE]`), so that the stream
+   * ends there (with the end step) and stops pulling, even if the server keeps the connection open.
+   */
+  readonly done?: (() => boolean) | undefined
 }
 
 /**
@@ -41,19 +46,21 @@ export const decode =
       type Loop = Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E | E2, E, unknown, unknown>
       const emitThen = (out: Array<B>, next: Loop): Loop =>
         out.length === 0 ? next : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), next)
+      const done = decoder.done
+      const finish = (out: Array<B>): Loop => {
+        if (decoder.end === undefined) return emitThen(out, Channel.void)
+        const error = decoder.end(out)
+        return emitThen(out, error === undefined ? Channel.void : Channel.fail(error))
+      }
       const loop: Loop = Channel.readWithCause({
         onInput: (input: Chunk.Chunk<A>): Loop => {
           const out: Array<B> = []
           const error = decoder.step(input, out)
-          return emitThen(out, error === undefined ? loop : Channel.fail(error))
+          if (error !== undefined) return emitThen(out, Channel.fail(error))
+          return done !== undefined && done() ? finish(out) : emitThen(out, loop)
         },
         onFailure: (cause): Loop => Channel.failCause(cause),
-        onDone: (): Loop => {
-          if (decoder.end === undefined) return Channel.void
-          const out: Array<B> = []
-          const error = decoder.end(out)
-          return emitThen(out, error === undefined ? Channel.void : Channel.fail(error))
-        }
+        onDone: (): Loop => finish([])
       })
       return Stream.pipeThroughChannelOrFail(self, loop)
     })

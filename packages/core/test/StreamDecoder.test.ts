@@ -88,4 +88,40 @@ describe("StreamDecoder", () => {
       const second = yield* Stream.runCollect(stream)
       assert.deepStrictEqual(Chunk.toReadonlyArray(first), Chunk.toReadonlyArray(second))
     }))
+
+  it.effect("done ends the stream after that batch, with the end step, and stops pulling", () =>
+    Effect.gen(function*() {
+      const pulled = yield* Ref.make(0)
+      const upstream = Stream.fromChunks(Chunk.make(1, 2), Chunk.make(0), Chunk.make(5)).pipe(
+        Stream.tap(() => Ref.update(pulled, (n) => n + 1)),
+        Stream.concat(Stream.never)
+      )
+      let sawZero = false
+      const out = yield* upstream.pipe(
+        StreamDecoder.decode(() => {
+          let total = 0
+          return {
+            step: (input: Chunk.Chunk<number>, out: Array<number>) => {
+              for (const n of input) {
+                if (n === 0) sawZero = true
+                else if (!sawZero) {
+                  total += n
+                  out.push(n)
+                }
+              }
+              return undefined
+            },
+            end: (out: Array<number>) => {
+              out.push(total)
+              return undefined
+            },
+            done: () => sawZero
+          }
+        }),
+        Stream.runCollect
+      )
+      assert.deepStrictEqual(Chunk.toReadonlyArray(out), [1, 2, 3])
+      // the batch after the end marker was never pulled
+      assert.strictEqual(yield* Ref.get(pulled), 3)
+    }))
 })
