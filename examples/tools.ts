@@ -1,6 +1,8 @@
 /**
- * Tool calling with the Promise `Client`: a loop that runs the tools the model asks for and sends their results
- * back until the model answers.
+ * Tool calling with the Promise `Client`, one round: the model asks for a tool, the program runs it and sends the
+ * result back, the model answers. For a loop over several rounds with a step limit, see agent.ts.
+ *
+ * Offline by default (a fake OpenAI-compatible server); OPENAI_API_KEY set: OpenAI.
  *
  *   pnpm exec tsx --conditions=source examples/tools.ts
  */
@@ -16,30 +18,29 @@ await using client = new Client({
   defaultModel: backend.model
 })
 
-const tools: Array<Tool> = [{
+// The tool's JSON Schema, exactly as in the `openai` package.
+const getWeather: Tool = {
   type: "function",
   function: {
     name: "get_weather",
     description: "The current weather in a city",
     parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
   }
-}]
-const implementations: Record<string, (args: Record<string, unknown>) => unknown> = {
-  get_weather: (args) => ({ city: args.city, temperature_c: 18, conditions: "sunny" })
 }
+// The tool itself: a real program would call a weather service.
+const runGetWeather = (args: { readonly city: string }) => ({ city: args.city, temperature_c: 18, conditions: "sunny" })
 
 const messages: Array<ChatMessage> = [{ role: "user", content: "Should I take an umbrella in Lyon today?" }]
-for (let turn = 1; turn <= 5; turn++) {
-  const res = await client.chat.completions.create({ messages, tools })
-  const message = res.choices[0]!.message
-  if (!message.tool_calls?.length) {
-    console.log(`answer: ${message.content}`)
-    break
-  }
-  messages.push({ role: "assistant", content: message.content, tool_calls: message.tool_calls })
-  for (const call of message.tool_calls) {
-    const result = JSON.stringify(implementations[call.function.name]?.(JSON.parse(call.function.arguments)))
-    console.log(`tool: ${call.function.name}(${call.function.arguments}) -> ${result}`)
-    messages.push({ role: "tool", tool_call_id: call.id, content: result })
-  }
+const first = await client.chat.completions.create({ messages, tools: [getWeather], tool_choice: "auto" })
+const message = first.choices[0]!.message
+console.log(`finish_reason: ${first.choices[0]?.finish_reason}`)
+
+// The assistant's turn goes back with its tool calls, then one `tool` message per call.
+messages.push({ role: "assistant", content: message.content, tool_calls: message.tool_calls ?? [] })
+for (const call of message.tool_calls ?? []) {
+  const result = JSON.stringify(runGetWeather(JSON.parse(call.function.arguments)))
+  console.log(`tool: ${call.function.name}(${call.function.arguments}) -> ${result}`)
+  messages.push({ role: "tool", tool_call_id: call.id, content: result })
 }
+const answer = await client.chat.completions.create({ messages, tools: [getWeather] })
+console.log(`answer: ${answer.choices[0]?.message.content}`)

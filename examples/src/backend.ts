@@ -85,22 +85,43 @@ const readToolResult = (content: string): string => {
   return `The tool reports: ${content}`
 }
 
-// Non-streaming tool requests get a tool call whose `city` is the capitalised word after "in", and a tool result
-// gets an answer that quotes it; everything else goes to the stock responder.
+// The cities a user message asks about: the capitalised words after "in" ("the weather in Paris, Lyon and Nice").
+const citiesOf = (text: string): Array<string> => {
+  const after = /\bin ([\s\S]*)$/u.exec(text)?.[1] ?? ""
+  return Array.from(after.matchAll(/\b([A-Z][\p{L}-]+)/gu), (m) => m[1]!)
+}
+
+// Non-streaming tool requests get one tool call per city asked about, one city per turn (the `city` is the next one
+// not looked up yet); once every city has its tool result, the answer quotes them. Everything else goes to the
+// stock responder.
 const fakeModel = (chunkDelay: number | undefined) => {
   const responder = FakeOpenAi.responder({ chunkDelay })
   return (request: RecordedRequest): Reply | undefined => {
     const body = request.json
     if (!isRecord(body) || body.stream === true || !Array.isArray(body.messages)) return responder(request)
-    const last: unknown = body.messages[body.messages.length - 1]
-    if (!isRecord(last) || typeof last.content !== "string") return responder(request)
-    if (last.role === "tool") return completion(body.model, { content: readToolResult(last.content) }, "stop")
-    if (last.role === "user" && Array.isArray(body.tools) && body.tools.length > 0) {
-      const city = /\bin ([A-Z][\p{L}-]+)/u.exec(last.content)?.[1] ?? "Paris"
-      const tool: unknown = body.tools[0]
+    const messages = body.messages.filter(isRecord)
+    const last = messages[messages.length - 1]
+    const user = messages.filter((m) => m.role === "user").pop()
+    if (last === undefined || user === undefined || typeof user.content !== "string") return responder(request)
+    const results = messages.slice(messages.indexOf(user) + 1).filter((m) => m.role === "tool")
+    const cities = citiesOf(user.content)
+    const tools = Array.isArray(body.tools) ? body.tools : []
+    if (
+      tools.length > 0 && results.length < Math.max(1, cities.length) && (last.role === "user" || last.role === "tool")
+    ) {
+      const city = cities[results.length] ?? "Paris"
+      const tool: unknown = tools[0]
       const name = isRecord(tool) && isRecord(tool.function) ? tool.function.name : "get_weather"
-      const call = { id: "call_example", type: "function", function: { name, arguments: JSON.stringify({ city }) } }
+      const call = {
+        id: `call_${results.length + 1}`,
+        type: "function",
+        function: { name, arguments: JSON.stringify({ city }) }
+      }
       return completion(body.model, { content: null, tool_calls: [call] }, "tool_calls")
+    }
+    if (last.role === "tool") {
+      const answer = results.map((m) => readToolResult(typeof m.content === "string" ? m.content : "")).join(" ")
+      return completion(body.model, { content: answer }, "stop")
     }
     return responder(request)
   }
