@@ -5,7 +5,17 @@
  *
  * @internal
  */
-import { ResponseDecodeError } from "@llm-api-router/core"
+import {
+  AuthenticationError,
+  InvalidRequestError,
+  type LlmError,
+  PermissionDeniedError,
+  ProviderError,
+  QuotaExceededError,
+  RateLimitError,
+  ResponseDecodeError,
+  Retry
+} from "@llm-api-router/core"
 
 /** What we know about a failure, from a non-2xx response or an error event inside a stream. */
 export interface ErrorInfo {
@@ -64,3 +74,41 @@ let idCounter = 0
 /** Ids for things a server sent without one (tool calls, responses); unique within the process. */
 export const generateId = (prefix: string): string =>
   `${prefix}${Date.now().toString(36)}${(idCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}`
+
+/** A throttled request, waiting what the response's `retry-after-ms` / `retry-after` headers ask. */
+export const rateLimited = (info: ErrorInfo): RateLimitError =>
+  new RateLimitError({ ...errorFields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
+
+/** A request the provider refused as invalid, naming the parameter when the provider did. */
+export const invalidRequest = (info: ErrorInfo): InvalidRequestError =>
+  new InvalidRequestError({
+    ...errorFields(info),
+    source: "provider",
+    ...(info.param !== undefined ? { param: info.param } : {})
+  })
+
+/**
+ * The HTTP status table every protocol shares, for what its own error codes did not decide: 401 a bad
+ * key, 402 no credit, 403 refused, 408 / 409 / 429 / 5xx transient (a 429 waits its `retry-after`), any
+ * other 4xx an invalid request. No status at all (an error event inside a 200 stream) is the
+ * provider failing mid-answer.
+ */
+export const fromStatus = (info: ErrorInfo): LlmError => {
+  const status = info.status
+  if (status === undefined) return new ProviderError(errorFields(info))
+  switch (status) {
+    case 401:
+      return new AuthenticationError(errorFields(info))
+    case 402:
+      return new QuotaExceededError(errorFields(info))
+    case 403:
+      return new PermissionDeniedError(errorFields(info))
+    case 408:
+    case 409:
+      // Request timeout and lock conflict: transient on the server's side, worth retrying.
+      return new ProviderError(errorFields(info))
+    case 429:
+      return rateLimited(info)
+  }
+  return status >= 500 ? new ProviderError(errorFields(info)) : invalidRequest(info)
+}

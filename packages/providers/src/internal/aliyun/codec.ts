@@ -26,12 +26,19 @@ import {
   PermissionDeniedError,
   ProviderError,
   QuotaExceededError,
-  RateLimitError,
-  type ResponseDecodeError,
-  Retry
+  type ResponseDecodeError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import { decodeError, errorFields, type ErrorInfo, generateId, truncate } from "../errors.js"
+import {
+  decodeError,
+  errorFields,
+  type ErrorInfo,
+  fromStatus,
+  generateId,
+  invalidRequest,
+  rateLimited,
+  truncate
+} from "../errors.js"
 import * as wire from "./wire.js"
 
 export type { ErrorInfo } from "../errors.js"
@@ -73,7 +80,7 @@ export const classifyError = (info: ErrorInfo): LlmError => {
     case "ServiceUnavailable":
       return new ProviderError(errorFields(info))
   }
-  if (code.startsWith("Throttling") || code === "throttling" || code === "rate_limit_exceeded") return rateLimit(info)
+  if (code.startsWith("Throttling") || code === "throttling" || code === "rate_limit_exceeded") return rateLimited(info)
   // Before InvalidParameter: a prompt over the model's window is reported as a bad parameter.
   if (
     (info.status === undefined || info.status === 400 || code.includes("InvalidParameter")) &&
@@ -83,29 +90,8 @@ export const classifyError = (info: ErrorInfo): LlmError => {
     return invalidRequest(info)
   }
   if (code.startsWith("InternalError")) return new ProviderError(errorFields(info))
-  const status = info.status
-  if (status === undefined) return new ProviderError(errorFields(info))
-  switch (status) {
-    case 401:
-      return new AuthenticationError(errorFields(info))
-    case 402:
-      return new QuotaExceededError(errorFields(info))
-    case 403:
-      return new PermissionDeniedError(errorFields(info))
-    case 408:
-      return new ProviderError(errorFields(info))
-    case 429:
-      return rateLimit(info)
-  }
-  if (status >= 500) return new ProviderError(errorFields(info))
-  return invalidRequest(info)
+  return fromStatus(info)
 }
-
-const rateLimit = (info: ErrorInfo): RateLimitError =>
-  new RateLimitError({ ...errorFields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
-
-const invalidRequest = (info: ErrorInfo): InvalidRequestError =>
-  new InvalidRequestError({ ...errorFields(info), source: "provider" })
 
 interface ParsedError {
   readonly code: string | undefined

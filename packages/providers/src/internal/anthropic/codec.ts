@@ -26,13 +26,20 @@ import {
   PermissionDeniedError,
   ProviderError,
   QuotaExceededError,
-  RateLimitError,
   type ResponseDecodeError,
-  Retry,
   UnsupportedFeatureError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import { decodeError, errorFields, type ErrorInfo, generateId, truncate } from "../errors.js"
+import {
+  decodeError,
+  errorFields,
+  type ErrorInfo,
+  fromStatus,
+  generateId,
+  invalidRequest,
+  rateLimited,
+  truncate
+} from "../errors.js"
 import * as wire from "./wire.js"
 
 export type { ErrorInfo } from "../errors.js"
@@ -63,7 +70,7 @@ export const classifyError = (info: ErrorInfo): LlmError => {
       return invalidRequest(info)
     case "rate_limit_error":
       // a spend limit is reported as a rate limit too, but no wait lifts it
-      return quotaPattern.test(info.message) ? new QuotaExceededError(errorFields(info)) : rateLimit(info)
+      return quotaPattern.test(info.message) ? new QuotaExceededError(errorFields(info)) : rateLimited(info)
     case "invalid_request_error":
       if (contextLengthPattern.test(info.message)) return new ContextLengthError(errorFields(info))
       if (quotaPattern.test(info.message)) return new QuotaExceededError(errorFields(info))
@@ -73,30 +80,8 @@ export const classifyError = (info: ErrorInfo): LlmError => {
     case "timeout_error":
       return new ProviderError(errorFields(info))
   }
-  const status = info.status
-  if (status === undefined) return new ProviderError(errorFields(info))
-  switch (status) {
-    case 401:
-      return new AuthenticationError(errorFields(info))
-    case 402:
-      return new QuotaExceededError(errorFields(info))
-    case 403:
-      return new PermissionDeniedError(errorFields(info))
-    case 408:
-    case 409:
-      return new ProviderError(errorFields(info))
-    case 429:
-      return rateLimit(info)
-  }
-  if (status >= 500) return new ProviderError(errorFields(info))
-  return invalidRequest(info)
+  return fromStatus(info)
 }
-
-const rateLimit = (info: ErrorInfo): RateLimitError =>
-  new RateLimitError({ ...errorFields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
-
-const invalidRequest = (info: ErrorInfo): InvalidRequestError =>
-  new InvalidRequestError({ ...errorFields(info), source: "provider" })
 
 const readErrorBody = (json: unknown): {
   readonly type: string | undefined

@@ -18,21 +18,16 @@ import type {
   Usage
 } from "@llm-api-router/core"
 import {
-  AuthenticationError,
   ContextLengthError,
   InvalidRequestError,
   type LlmError,
   NetworkError,
-  PermissionDeniedError,
   ProviderError,
-  QuotaExceededError,
-  RateLimitError,
   type ResponseDecodeError,
-  Retry,
   UnsupportedFeatureError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import { decodeError, errorFields, type ErrorInfo, generateId, truncate } from "../errors.js"
+import { decodeError, errorFields, type ErrorInfo, fromStatus, generateId, truncate } from "../errors.js"
 import * as wire from "./wire.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -67,30 +62,12 @@ export const classifyError = (info: ErrorInfo): LlmError => {
     // An `{"error": …}` line inside a 200 stream: the runner failed after generation started.
     return new ProviderError(errorFields(info))
   }
-  switch (status) {
-    case 401:
-      return new AuthenticationError(errorFields(info))
-    case 402:
-      return new QuotaExceededError(errorFields(info))
-    case 403:
-      return new PermissionDeniedError(errorFields(info))
-    case 404:
-      return modelNotFound(info)
-    case 408:
-    case 409:
-      return new ProviderError(errorFields(info))
-    case 429:
-      return new RateLimitError({
-        ...errorFields(info),
-        retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now())
-      })
-  }
-  if (status >= 500) return new ProviderError(errorFields(info))
+  if (status === 404) return modelNotFound(info)
   const unsupported = status === 400 ? unsupportedPattern.exec(info.message) : null
   if (unsupported !== null) {
     return new UnsupportedFeatureError({ ...errorFields(info), feature: unsupported[1]!.toLowerCase() })
   }
-  return new InvalidRequestError({ ...errorFields(info), source: "provider" })
+  return fromStatus(info)
 }
 
 /** A model that is not pulled: say how to get it. */

@@ -21,19 +21,24 @@ import {
   AuthenticationError,
   ContentFilterError,
   ContextLengthError,
-  InvalidRequestError,
   type LlmError,
   NetworkError,
-  PermissionDeniedError,
   ProviderError,
   QuotaExceededError,
-  RateLimitError,
-  type ResponseDecodeError,
-  Retry
+  type ResponseDecodeError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { decodeError, errorFields, type ErrorInfo, generateId, truncate } from "../errors.js"
+import {
+  decodeError,
+  errorFields,
+  type ErrorInfo,
+  fromStatus,
+  generateId,
+  invalidRequest,
+  rateLimited,
+  truncate
+} from "../errors.js"
 import * as wire from "./wire.js"
 
 export type { ErrorInfo } from "../errors.js"
@@ -104,7 +109,7 @@ export const classifyError = (info: ErrorInfo): LlmError => {
     case "authentication_error":
       return new AuthenticationError(errorFields(info))
     case "rate_limit_exceeded":
-      return rateLimit(info)
+      return rateLimited(info)
   }
   const status = info.status
   if (status === undefined) {
@@ -113,33 +118,8 @@ export const classifyError = (info: ErrorInfo): LlmError => {
     return new ProviderError(errorFields(info))
   }
   if (status === 400 && contextLengthPattern.test(info.message)) return new ContextLengthError(errorFields(info))
-  switch (status) {
-    case 401:
-      return new AuthenticationError(errorFields(info))
-    case 402:
-      return new QuotaExceededError(errorFields(info))
-    case 403:
-      return new PermissionDeniedError(errorFields(info))
-    case 408:
-    case 409:
-      // Request timeout and lock conflict: transient on the server's side, worth retrying.
-      return new ProviderError(errorFields(info))
-    case 429:
-      return rateLimit(info)
-  }
-  if (status >= 500) return new ProviderError(errorFields(info))
-  return invalidRequest(info)
+  return fromStatus(info)
 }
-
-const rateLimit = (info: ErrorInfo): RateLimitError =>
-  new RateLimitError({ ...errorFields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
-
-const invalidRequest = (info: ErrorInfo): InvalidRequestError =>
-  new InvalidRequestError({
-    ...errorFields(info),
-    source: "provider",
-    ...(info.param !== undefined ? { param: info.param } : {})
-  })
 
 /** Maps a non-2xx HTTP response to our error. */
 export const errorFromResponse = (

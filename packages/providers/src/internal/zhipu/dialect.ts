@@ -15,14 +15,9 @@ import {
   type LlmProvider,
   PermissionDeniedError,
   ProviderError,
-  QuotaExceededError,
-  RateLimitError,
-  Retry
+  QuotaExceededError
 } from "@llm-api-router/core"
-import { errorFields, type ErrorInfo } from "../errors.js"
-
-const rateLimit = (info: ErrorInfo) =>
-  new RateLimitError({ ...errorFields(info), retryAfter: Retry.retryAfterFromHeaders(info.headers, Date.now()) })
+import { errorFields, type ErrorInfo, rateLimited } from "../errors.js"
 
 const invalid = (info: ErrorInfo, param?: string) =>
   new InvalidRequestError({
@@ -75,7 +70,7 @@ export const classifyError = (info: ErrorInfo): LlmError | undefined => {
     case "1302": // concurrency too high
     case "1303": // request frequency too high
     case "1305": // overloaded, too many requests
-      return rateLimit(info)
+      return rateLimited(info)
     case "500":
     case "1230": // call process error
     case "1234": // network error
