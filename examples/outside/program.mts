@@ -152,7 +152,7 @@ assert.equal(usage?.total_tokens, 8)
 
 const emb = await client.embeddings.create({ input: ["a", "b"], dimensions: 4 })
 assert.deepEqual(emb.data.map((d) => d.embedding.length), [4, 4])
-assert.equal(typeof client.cacheStats().hitRate, "number")
+assert.equal(typeof (await client.cacheStats()).hitRate, "number")
 await client.clearCache()
 await client.close()
 

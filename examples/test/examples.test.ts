@@ -24,78 +24,222 @@ const exec = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, timeout = 50_
     })
   })
 
-// OpenAI's variables removed: the examples must take their offline path.
+// Every provider's variables removed: the examples must take their offline path.
 const offlineEnv = (): NodeJS.ProcessEnv => {
   const env = { ...process.env }
-  delete env.OPENAI_API_KEY
-  delete env.OPENAI_BASE_URL
-  delete env.OPENAI_MODEL
+  for (const name of Object.keys(env)) {
+    if (/^(OPENAI|ANTHROPIC|GEMINI|GOOGLE|DASHSCOPE|DEEPSEEK|ZHIPUAI|OPENROUTER|OLLAMA)_/.test(name)) delete env[name]
+  }
+  delete env.REDIS_URL
+  delete env.FORCE_COLOR
   return env
 }
 
-const runExample = async (name: string): Promise<string> => {
-  const run = await exec(["--conditions=source", "--import", "tsx", `examples/${name}.ts`], offlineEnv())
-  assert.strictEqual(run.code, 0, `${name}.ts exited with ${run.code}\n${run.stdout}\n${run.stderr}`)
-  assert.include(run.stdout, "Offline: using a fake OpenAI-compatible server")
-  return run.stdout
+const examples = [
+  "demo",
+  "chat",
+  "switching",
+  "stream",
+  "effect",
+  "runtime",
+  "embeddings",
+  "tools",
+  "agent",
+  "errors",
+  "retry",
+  "pool",
+  "caching",
+  "router",
+  "ollama"
+] as const
+
+// All the examples in one node process (examples/test/run-examples.ts): one start-up instead of fifteen.
+let outputs: Promise<ReadonlyMap<string, string>> | undefined
+const outputOf = async (name: (typeof examples)[number]): Promise<string> => {
+  outputs ??= exec(
+    ["--conditions=source", "--import", "tsx", "examples/test/run-examples.ts", ...examples],
+    offlineEnv(),
+    170_000
+  ).then((run) => {
+    assert.strictEqual(run.code, 0, `run-examples.ts exited with ${run.code}\n${run.stdout}\n${run.stderr}`)
+    assert.include(run.stdout, "<<<end>>>", `the examples did not all run\n${run.stdout}\n${run.stderr}`)
+    const sections = new Map<string, string>()
+    for (const part of run.stdout.split("\n<<<example ").slice(1)) {
+      const newline = part.indexOf("\n")
+      sections.set(part.slice(0, newline).replace(/>>>$/, ""), part.slice(newline + 1))
+    }
+    return sections
+  })
+  const out = (await outputs).get(name)
+  assert.isDefined(out, `no output from ${name}.ts`)
+  assert.notInclude(out!, "<<<failed", `${name}.ts failed:\n${out}`)
+  return out!
 }
 
+const OFFLINE = "Offline: "
+
 describe("examples", () => {
-  it("demo.ts streams, runs a tool, embeds and waits out a 429", async () => {
-    const out = await runExample("demo")
-    for (const heading of ["Chat", "Streaming", "Tool call", "Embeddings", "Rate limit, then success"]) {
-      assert.include(out, `=== ${heading} ===`)
-    }
-    assert.include(out, "Echo: Say hello to a new user in one sentence.")
-    assert.include(out, "=== Streaming ===\nEcho: Describe streaming in a dozen words, as they arrive.\n")
-    assert.include(out, "The model calls get_weather({\"city\":\"Paris\"})")
-    assert.include(out, "The tool returns {\"city\":\"Paris\",\"temperature_c\":18,\"conditions\":\"sunny\"}")
-    assert.include(out, "Final answer: It is 18 °C and sunny in Paris.")
-    assert.match(out, /input 0: 8 dimensions, starts \[-?\d\.\d{4}, /)
-    assert.match(out, /retry-after-ms: 1500; the client waited \d+\.\d s and retried/)
-    assert.include(out, "Attempts the server saw: 2")
-  }, 60_000)
+  it(
+    "demo.ts streams, runs a tool, waits out a 429, falls back and hits the cache, without colour in a pipe",
+    async () => {
+      const out = await outputOf("demo")
+      assert.include(out, OFFLINE)
+      for (const heading of ["Streaming", "Tool call", "Retry after a rate limit", "Fallback", "Cache"]) {
+        assert.include(out, `=== ${heading} ===`)
+      }
+      assert.notInclude(out, "\x1b[", "no ANSI colour when stdout is not a terminal")
+      assert.include(out, "assistant: Echo: Describe streaming in a dozen words, as they arrive.\n")
+      assert.include(out, "The model calls get_weather({\"city\":\"Paris\"})")
+      assert.include(out, "Final answer: It is 18 °C and sunny in Paris.")
+      assert.match(out, /attempt 1 -> 429 Too Many Requests \(retry-after-ms: 700\)\n.*attempt 2 -> 200 OK/)
+      assert.include(out, "call 1: primary failed (503), fell back -> Echo: Question 1")
+      assert.include(out, "call 3: primary cooling down -> Echo: Question 3")
+      assert.match(out, /same call \(hit\): +\d+\.\d ms/)
+      assert.include(out, "cache: 1 hit, 1 miss")
+    },
+    180_000
+  )
 
   it("chat.ts answers and catches AuthenticationError by class", async () => {
-    const out = await runExample("chat")
+    const out = await outputOf("chat")
+    assert.include(out, OFFLINE)
     assert.include(out, "assistant: Echo: Name three primary colours.")
     assert.include(out, "finish_reason: stop")
     assert.include(out, "AuthenticationError (status 401)")
-  }, 60_000)
+  }, 180_000)
+
+  it("switching.ts runs one program against eight providers' fake servers, changing only the config", async () => {
+    const out = await outputOf("switching")
+    for (const name of ["openai", "anthropic", "gemini", "aliyun", "ollama", "deepseek", "zhipu", "openrouter"]) {
+      assert.match(
+        out,
+        new RegExp(`^${name} +\\(fake server\\): Echo: 你好, what is an LLM router\\? \\[stop; \\d+ streamed`, "m")
+      )
+    }
+    assert.include(out, OFFLINE)
+  }, 180_000)
 
   it("stream.ts iterates, folds, and aborts a stream", async () => {
-    const out = await runExample("stream")
+    const out = await outputOf("stream")
+    assert.include(out, OFFLINE)
     assert.include(out, "Echo: Write one sentence about rivers.\n(usage: ")
     assert.include(out, "folded: Echo: Write one sentence about rivers. [stop]")
     assert.include(out, "aborted after 2 content chunks: AbortError")
-  }, 60_000)
-
-  it("tools.ts runs the tool loop to an answer", async () => {
-    const out = await runExample("tools")
-    assert.include(out, "tool: get_weather({\"city\":\"Lyon\"}) -> {\"city\":\"Lyon\"")
-    assert.include(out, "answer: It is 18 °C and sunny in Lyon.")
-  }, 60_000)
-
-  it("embeddings.ts embeds with the requested dimensions", async () => {
-    const out = await runExample("embeddings")
-    assert.include(out, "3 vectors of 256 dimensions")
-    assert.match(out, /similarity\(0, 1\) = -?\d\.\d{3}/)
-  }, 60_000)
+  }, 180_000)
 
   it("effect.ts runs chat, stream, embeddings, a retry and a caught error", async () => {
-    const out = await runExample("effect")
+    const out = await outputOf("effect")
+    assert.include(out, OFFLINE)
     assert.include(out, "== stream\nEcho: Count from one to five.\n")
     assert.include(out, "2 vectors of 8 dimensions")
     assert.include(out, "Echo: Are you there? (after 2 attempts)")
     assert.include(out, "AuthenticationError (status 401)")
-  }, 60_000)
+  }, 180_000)
+
+  it("runtime.ts runs through Effect.runPromise and a ManagedRuntime, the repeat from the cache", async () => {
+    const out = await outputOf("runtime")
+    assert.include(out, OFFLINE)
+    assert.include(out, "runPromise: Echo: Summarise: one call")
+    assert.include(out, "runtime: Echo: Summarise: second request")
+    assert.include(out, "requests that reached the server: 3")
+  }, 180_000)
+
+  it("embeddings.ts embeds with the requested dimensions", async () => {
+    const out = await outputOf("embeddings")
+    assert.include(out, OFFLINE)
+    assert.include(out, "3 vectors of 256 dimensions")
+    assert.match(out, /similarity\(0, 1\) = -?\d\.\d{3}/)
+  }, 180_000)
+
+  it("tools.ts runs one tool round to an answer", async () => {
+    const out = await outputOf("tools")
+    assert.include(out, OFFLINE)
+    assert.include(out, "finish_reason: tool_calls")
+    assert.include(out, "tool: get_weather({\"city\":\"Lyon\"}) -> {\"city\":\"Lyon\"")
+    assert.include(out, "answer: It is 18 °C and sunny in Lyon.")
+  }, 180_000)
+
+  it("agent.ts loops over three tool calls to an answer, and stops at its step limit", async () => {
+    const out = await outputOf("agent")
+    assert.include(out, OFFLINE)
+    assert.include(out, "step 3: get_weather({\"city\":\"Nice\"})")
+    assert.include(out, "answer after 4 steps: It is 18 °C and sunny in Paris.")
+    assert.include(out, "stopped at the limit of 2 steps without an answer")
+  }, 180_000)
+
+  it("errors.ts maps scripted failures to their tags, with catchTags and with instanceof", async () => {
+    const out = await outputOf("errors")
+    assert.include(out, OFFLINE)
+    for (
+      const line of [
+        "AuthenticationError (401): check the key",
+        "QuotaExceededError (insufficient_quota): top up the account",
+        "ContextLengthError: shorten the conversation",
+        "RetryExhausted after 2 attempts: ProviderError",
+        "requests sent: 0",
+        "wrong key: AuthenticationError, status 401",
+        "bad temperature: InvalidRequestError, param temperature",
+        "embeddings on anthropic: UnsupportedFeatureError"
+      ]
+    ) assert.include(out, line)
+  }, 180_000)
+
+  it("retry.ts honours retry-after, a RetryConfig, a Schedule and retry: false", async () => {
+    const out = await outputOf("retry")
+    assert.include(out, OFFLINE)
+    assert.include(out, "default policy: waited the 200 ms the 429 asked for, then \"Echo: hi\"")
+    assert.include(out, "RetryConfig { maxRetries: 2 }: answered \"Echo: hi\" after 2 attempt(s)")
+    assert.include(
+      out,
+      "RetryConfig { maxRetries: 2 }, 3 failures: RetryExhausted (last: ProviderError) after 3 attempt(s)"
+    )
+    assert.include(out, "Schedule.spaced + recurs(4): answered \"Echo: hi\" after 4 attempt(s)")
+    assert.include(out, "retry: false: ProviderError after 1 attempt(s)")
+  }, 180_000)
+
+  it("pool.ts reuses pooled connections and times out per phase", async () => {
+    const out = await outputOf("pool")
+    assert.include(out, OFFLINE)
+    assert.match(out, /10 calls over [1-4] connection\(s\) \(pool of at most 4\)/)
+    assert.include(out, "slow headers: TimeoutError, phase first-byte")
+    assert.match(out, /stalled stream: TimeoutError, phase idle, after \d chunk\(s\)/)
+    assert.include(out, "Effect, timeout \"200 millis\": TimeoutError")
+  }, 180_000)
+
+  it("caching.ts answers repeats from memory, and uses Redis or says why not", async () => {
+    const out = await outputOf("caching")
+    assert.include(out, OFFLINE)
+    assert.include(out, "memory: requests that reached the provider: 1")
+    assert.include(out, "memory: 4 hits, 1 misses")
+    assert.include(out, "memory: after clearCache, size 0")
+    assert.match(out, /redis: (hit in [\d.]+ ms; 1 hit\(s\)|no Redis server at redis:\/\/127\.0\.0\.1:6379 .*skipped)/)
+  }, 180_000)
+
+  it("router.ts falls back from a failing server", async () => {
+    const out = await outputOf("router")
+    assert.match(out, /call 1: Echo: Which provider answers\?/)
+    assert.include(out, "stream: Echo: Which provider answers?")
+  }, 180_000)
+
+  it("ollama.ts chats, streams, embeds and reports a model that is not pulled", async () => {
+    const out = await outputOf("ollama")
+    assert.include(out, OFFLINE)
+    assert.include(out, "chat: Echo: 你好！请介绍一下你自己。")
+    assert.include(out, "stream: Echo: 写一首关于人工智能的短诗\n")
+    assert.include(out, "embeddings: 2 vectors of 8 dimensions")
+    assert.include(out, "missing model: InvalidRequestError (404)")
+  }, 180_000)
 })
 
 describe("README", () => {
-  it("every TypeScript block compiles against the sources", async () => {
-    const readme = readFileSync(`${root}README.md`, "utf8")
-    const blocks = Array.from(readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm), (m) => m[1]!)
-    assert.isAtLeast(blocks.length, 5, "the README has its TypeScript examples")
+  it("every TypeScript block of README.md and README.zh-CN.md compiles against the sources", async () => {
+    const blocksOf = (file: string) =>
+      Array.from(readFileSync(`${root}${file}`, "utf8").matchAll(/^```ts\n([\s\S]*?)^```$/gm), (m) => m[1]!)
+    const english = blocksOf("README.md")
+    const chinese = blocksOf("README.zh-CN.md")
+    assert.isAtLeast(english.length, 5, "the README has its TypeScript examples")
+    assert.strictEqual(chinese.length, english.length, "the translation has the same code blocks")
+    const blocks = [...english, ...chinese]
     // Under examples/ so that the blocks resolve the workspace packages as the examples do.
     const dir = `${root}examples/build/readme/`
     rmSync(dir, { recursive: true, force: true })
