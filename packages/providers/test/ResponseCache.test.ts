@@ -99,15 +99,24 @@ describe("Client with a cache", () => {
     }
   })
 
-  it("a redis backend without @llm-api-router/cache-redis installed rejects with a clear error", async () => {
-    await using client = new Client({
-      provider: "openai",
-      apiKey: "sk",
-      baseUrl: "http://127.0.0.1:9/v1",
-      cache: { backend: "redis", url: "redis://127.0.0.1:1" }
-    })
-    const error = await client.chat.completions.create(ask("hi")).then(() => undefined, (e: unknown) => e)
-    assert.strictEqual((error as { _tag?: string })._tag, "InvalidRequestError")
-    assert.include((error as Error).message, "@llm-api-router/cache-redis")
+  it("cache: { backend: \"redis\" } loads the optional package; with Redis down, calls go upstream and succeed", async () => {
+    const server = await FakeServer.start({ handler: FakeOpenAi.responder() })
+    try {
+      await using client = new Client({
+        provider: "openai",
+        apiKey: "sk",
+        baseUrl: `${server.url}/v1`,
+        defaultModel: "m",
+        // nothing listens on port 1: the cache must step aside, not fail the call
+        cache: { backend: "redis", url: "redis://127.0.0.1:1", prefix: "down:" }
+      })
+      const first = await client.chat.completions.create(ask("hi"))
+      const second = await client.chat.completions.create(ask("hi"))
+      assert.strictEqual(second.choices[0]!.message.content, first.choices[0]!.message.content)
+      assert.strictEqual(server.requests.length, 2)
+      assert.strictEqual((await client.cacheStats()).backend, "redis")
+    } finally {
+      await server.close()
+    }
   })
 })
