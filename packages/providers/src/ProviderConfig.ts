@@ -405,12 +405,22 @@ const fromParseError = (provider: string, error: ParseResult.ParseError): Invali
 // resolution
 // ---------------------------------------------------------------------------------------------
 
-const readEnvKey = (name: string): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
+const readEnvVariable = (name: string): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
   Config.option(Config.redacted(name)).pipe(
     Effect.map(Option.filter((key) => Redacted.value(key) !== "")),
     // A variable that is set but unreadable counts as absent: the missing-key error then names it.
     Effect.orElseSucceed(() => Option.none())
   )
+
+// The first of the provider's variables that is set (Gemini: GEMINI_API_KEY, then GOOGLE_API_KEY).
+const readEnvKey = (names: string | ReadonlyArray<string>): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
+  typeof names === "string"
+    ? readEnvVariable(names)
+    : Effect.reduce(
+      names,
+      Option.none<Redacted.Redacted<string>>(),
+      (found, name) => Option.isSome(found) ? Effect.succeed(found) : readEnvVariable(name)
+    )
 
 /**
  * Validates and normalises a config. The key, when not given, is read through Effect's `ConfigProvider` (the
@@ -441,7 +451,8 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
     return Effect.flatMap(envKey, (fromEnv) => {
       const apiKey = fields.apiKey ?? Option.getOrUndefined(fromEnv)
       if (apiKey === undefined && entry.requiresApiKey) {
-        const where = entry.apiKeyEnv !== undefined ? ` (none given, and ${entry.apiKeyEnv} is not set)` : ""
+        const variables = typeof entry.apiKeyEnv === "string" ? entry.apiKeyEnv : entry.apiKeyEnv?.join(" or ")
+        const where = variables !== undefined ? ` (none given, and ${variables} is not set)` : ""
         return Effect.fail(invalid(entry.name, "apiKey", `the ${entry.name} provider needs an API key${where}`))
       }
       const connectTimeout = fields.http?.connectTimeout ?? fields.timeout?.connect

@@ -45,7 +45,7 @@ export type Make = (
  * @category models
  */
 export interface Requirements {
-  readonly apiKeyEnv?: string | undefined
+  readonly apiKeyEnv?: string | ReadonlyArray<string> | undefined
   readonly requiresApiKey?: boolean | undefined
   readonly requiresBaseUrl?: boolean | undefined
 }

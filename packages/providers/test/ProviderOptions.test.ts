@@ -1,6 +1,9 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Client } from "@llm-api-router/providers"
+import { Client, ProviderConfig } from "@llm-api-router/providers"
 import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 
 // A provider's own knobs reach its layer through `ProviderConfig.options`.
 describe("ProviderConfig.options", () => {
@@ -53,4 +56,26 @@ describe("ProviderConfig.options", () => {
     await client.chat.completions.create({ messages: [{ role: "user", content: "hi" }] })
     assert.strictEqual((server.requests[0]!.json as { model: string }).model, "gpt-4o-mini")
   })
+})
+
+describe("ProviderConfig: the key from the environment", () => {
+  const resolveWith = (env: Record<string, string>) =>
+    ProviderConfig.resolve({ provider: "gemini" }).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+    )
+
+  it.effect("Gemini reads GEMINI_API_KEY, else GOOGLE_API_KEY", () =>
+    Effect.gen(function*() {
+      const both = yield* resolveWith({ GEMINI_API_KEY: "gem-key", GOOGLE_API_KEY: "google-key" })
+      assert.strictEqual(Redacted.value(both.apiKey!), "gem-key")
+      const googleOnly = yield* resolveWith({ GOOGLE_API_KEY: "google-key" })
+      assert.strictEqual(Redacted.value(googleOnly.apiKey!), "google-key")
+    }))
+
+  it.effect("without either, the error names both variables", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(resolveWith({}))
+      assert.strictEqual(error.param, "apiKey")
+      assert.include(error.message, "GEMINI_API_KEY or GOOGLE_API_KEY")
+    }))
 })

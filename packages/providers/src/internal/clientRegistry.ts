@@ -22,8 +22,8 @@ export type Make = (config: Resolved) => Layer.Layer<LlmProvider.LlmProvider, In
 
 /** @internal */
 export interface Requirements {
-  /** The environment variable read when the config has no `apiKey`. */
-  readonly apiKeyEnv?: string | undefined
+  /** The environment variable read when the config has no `apiKey`, or several, the first set one winning. */
+  readonly apiKeyEnv?: string | ReadonlyArray<string> | undefined
   /** Whether a config without a key (given or from the environment) is rejected. Default `true`. */
   readonly requiresApiKey?: boolean | undefined
   /** Whether a config without a `baseUrl` is rejected. Default `false`. */
@@ -34,7 +34,7 @@ export interface Requirements {
 export interface Entry {
   readonly name: string
   readonly make: Make
-  readonly apiKeyEnv: string | undefined
+  readonly apiKeyEnv: string | ReadonlyArray<string> | undefined
   readonly requiresApiKey: boolean
   readonly requiresBaseUrl: boolean
 }
@@ -155,7 +155,7 @@ set("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...c.options
   apiKeyEnv: "ANTHROPIC_API_KEY"
 })
 set("gemini", (c) => withApiKey(c, (apiKey) => Gemini.layer({ ...c.options, ...commonOptions(c), apiKey })), {
-  apiKeyEnv: "GEMINI_API_KEY"
+  apiKeyEnv: ["GEMINI_API_KEY", "GOOGLE_API_KEY"]
 })
 set("aliyun", (c) => withApiKey(c, (apiKey) => Aliyun.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "DASHSCOPE_API_KEY"
