@@ -6,17 +6,25 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
+import {
+  type Http,
+  HttpTransport,
+  InvalidRequestError,
+  LlmProvider,
+  type Retry,
+  Sse,
+  StreamDecoder
+} from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { decodeChunks } from "./internal/chunkDecoder.js"
 import * as codec from "./internal/openai/codec.js"
 
 /**
@@ -223,12 +231,34 @@ export const makeDialect = (
               { method: "POST", url: chatUrl, headers: { ...streamHeaders, ...extra }, body },
               { model: request.model }
             )))
-        return bytes.pipe(
-          Sse.decode,
-          // `[DONE]` ends the stream even if the server keeps the connection open.
-          Stream.takeWhile((event) => event.data !== "[DONE]" || ((state.done = true), false)),
-          decodeChunks(state, (event: Sse.Event) => codec.streamEvent(classify, state, event))
-        )
+        // SSE framing, `[DONE]` and chunk decoding in one stage: one pass over each read of the socket.
+        return StreamDecoder.decode<Uint8Array, ChatCompletionChunk, LlmError>(() => {
+          const events = Sse.makeDecoder()
+          return {
+            step: (input, out) => {
+              for (const bytes of input) {
+                for (const event of events.push(bytes)) {
+                  // `[DONE]` ends the stream even if the server keeps the connection open.
+                  if (event.data === "[DONE]") {
+                    state.done = true
+                    return undefined
+                  }
+                  const result = codec.streamEvent(classify, state, event)
+                  if (Either.isLeft(result)) return result.left
+                  if (result.right !== undefined) out.push(result.right)
+                }
+              }
+              return undefined
+            },
+            end: (out) => {
+              const result = state.end()
+              if (Either.isLeft(result)) return result.left
+              for (const chunk of result.right) out.push(chunk)
+              return undefined
+            },
+            done: () => state.done
+          }
+        })(bytes)
       }))
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
