@@ -454,9 +454,32 @@ const makeRouter = (
 
   // --- one attempt -----------------------------------------------------------------------------
 
-  const attempt = <A>(member: Built, probe: boolean, number: number, call: Call<A>): Effect.Effect<A, LlmError> =>
+  /**
+   * An admission in the member's state (a request in flight, maybe the half-open probe) that its attempt must
+   * report and release. Until the attempt has taken it, whoever admitted it answers for it: an interruption in
+   * between (a hedge that lost, a caller that left) would otherwise leave the member with a request in flight
+   * forever, or stuck half-open.
+   */
+  interface Lease {
+    taken: boolean
+  }
+
+  const abandon = (member: Built, probe: boolean, lease: Lease): Effect.Effect<void> =>
+    lease.taken
+      ? Effect.void
+      : Effect.zipRight(report(member, probe, { _tag: "Abandoned" }), release(member.index))
+
+  const attempt = <A>(
+    member: Built,
+    probe: boolean,
+    number: number,
+    call: Call<A>,
+    lease: Lease
+  ): Effect.Effect<A, LlmError> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
+        // From here on, this attempt reports and releases its admission, whatever happens.
+        lease.taken = true
         let limited = false
         if (member.gate !== undefined) {
           const admitted = yield* Effect.exit(restore(member.gate.admit(call.estimate)))
@@ -540,34 +563,53 @@ const makeRouter = (
         return chain(rest, ctx, minContext, call)
       }
       const member = built[index]!
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const admission = Ref.modify(states, (s) => state.admit(s, index, now))
-        return Effect.flatMap(admission, (admitted): Effect.Effect<Won<A>, LlmError> => {
-          if (admitted._tag === "Cooling") {
-            ctx.coolingUntil = ctx.coolingUntil === 0 ? admitted.until : Math.min(ctx.coolingUntil, admitted.until)
-            return chain(rest, ctx, minContext, call)
-          }
-          const run = Effect.map(attempt(member, admitted.probe, ++ctx.attempts, call), (value) => ({ value, index }))
-          const onFailure = (error: LlmError): Effect.Effect<Won<A>, LlmError> => {
-            if (!fallbackOn(error)) return Effect.fail(error)
-            ctx.lastError = error
-            const next = error._tag === "ContextLengthError"
-              ? member.contextWindow ?? -1
-              : minContext
-            return Effect.zipRight(
-              Metric.increment(
-                Metric.tagged(Metric.tagged(fallbackCounter, "from", member.name), "reason", error._tag)
-              ),
-              chain(rest, ctx, next, call)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const admission = Ref.modify(states, (s) => state.admit(s, index, now))
+          return Effect.flatMap(admission, (admitted): Effect.Effect<Won<A>, LlmError> => {
+            if (admitted._tag === "Cooling") {
+              ctx.coolingUntil = ctx.coolingUntil === 0 ? admitted.until : Math.min(ctx.coolingUntil, admitted.until)
+              return restore(chain(rest, ctx, minContext, call))
+            }
+            const lease: Lease = { taken: false }
+            return restore(admittedTo(member, index, admitted.probe, lease, rest, ctx, minContext, call)).pipe(
+              Effect.onExit(() => abandon(member, admitted.probe, lease))
             )
-          }
-          if (hedge === undefined || rest.length === 0) return Effect.catchAll(run, onFailure)
-          return Effect.flatMap(hedgeDelay(index), (delay) =>
-            delay === undefined
-              ? Effect.catchAll(run, onFailure)
-              : hedged(run, delay, member, rest, ctx, minContext, call, onFailure))
+          })
         })
-      })
+      )
+    })
+
+  const admittedTo = <A>(
+    member: Built,
+    index: number,
+    probe: boolean,
+    lease: Lease,
+    rest: ReadonlyArray<number>,
+    ctx: Context,
+    minContext: number | "none",
+    call: Call<A>
+  ): Effect.Effect<Won<A>, LlmError> =>
+    Effect.suspend(() => {
+      const run = Effect.map(attempt(member, probe, ++ctx.attempts, call, lease), (value) => ({ value, index }))
+      const onFailure = (error: LlmError): Effect.Effect<Won<A>, LlmError> => {
+        if (!fallbackOn(error)) return Effect.fail(error)
+        ctx.lastError = error
+        const next = error._tag === "ContextLengthError"
+          ? member.contextWindow ?? -1
+          : minContext
+        return Effect.zipRight(
+          Metric.increment(
+            Metric.tagged(Metric.tagged(fallbackCounter, "from", member.name), "reason", error._tag)
+          ),
+          chain(rest, ctx, next, call)
+        )
+      }
+      if (hedge === undefined || rest.length === 0) return Effect.catchAll(run, onFailure)
+      return Effect.flatMap(hedgeDelay(index), (delay) =>
+        delay === undefined
+          ? Effect.catchAll(run, onFailure)
+          : hedged(run, delay, member, rest, ctx, minContext, call, onFailure))
     })
 
   const hedged = <A>(
