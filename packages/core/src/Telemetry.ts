@@ -175,35 +175,57 @@ const outcomeOf = (exit: Exit.Exit<unknown, LlmError>): string => {
   return Exit.isInterrupted(exit) ? "interrupted" : "defect"
 }
 
-const recordOutcome = (call: CallInfo, outcome: string, millis: number): Effect.Effect<void> =>
-  Effect.zipRight(
-    Metric.increment(
-      Metric.taggedWithLabels(requests, [
-        MetricLabel.make("provider", call.provider),
-        MetricLabel.make("model", call.model),
-        MetricLabel.make("operation", call.operation),
-        MetricLabel.make("outcome", outcome)
-      ])
-    ),
-    Metric.update(
-      Metric.taggedWithLabels(latency, [
-        MetricLabel.make("provider", call.provider),
-        MetricLabel.make("operation", call.operation)
-      ]),
-      Duration.millis(millis)
-    )
+// Tagging a metric builds and hashes a new key: done once per label set, not once per call.
+const memo = new Map<string, any>()
+const memoised = <A>(key: string, make: () => A): A => {
+  let value = memo.get(key)
+  if (value === undefined) {
+    if (memo.size > 10_000) memo.clear()
+    value = make()
+    memo.set(key, value)
+  }
+  return value
+}
+
+const recordOutcome = (call: CallInfo, outcome: string, millis: number): Effect.Effect<void> => {
+  const counted = memoised(
+    `r\u0000${call.provider}\u0000${call.model}\u0000${call.operation}\u0000${outcome}`,
+    () =>
+      Metric.increment(
+        Metric.taggedWithLabels(requests, [
+          MetricLabel.make("provider", call.provider),
+          MetricLabel.make("model", call.model),
+          MetricLabel.make("operation", call.operation),
+          MetricLabel.make("outcome", outcome)
+        ])
+      )
   )
+  const timer = memoised(`l\u0000${call.provider}\u0000${call.operation}`, () =>
+    Metric.taggedWithLabels(latency, [
+      MetricLabel.make("provider", call.provider),
+      MetricLabel.make("operation", call.operation)
+    ]))
+  return Effect.zipRight(counted, Metric.update(timer, Duration.millis(millis)))
+}
 
 const recordUsage = (call: CallInfo, usage: Usage | null | undefined): Effect.Effect<void> => {
   if (usage == null) return Effect.void
   const input = usage.prompt_tokens
   const output = usage.completion_tokens ?? 0
-  const tagged = Metric.tagged(Metric.tagged(tokens, "provider", call.provider), "model", call.model)
+  const metrics = memoised(`u\u0000${call.provider}\u0000${call.model}`, () => {
+    const tagged = Metric.tagged(Metric.tagged(tokens, "provider", call.provider), "model", call.model)
+    return {
+      input: Metric.tagged(tagged, "type", "input"),
+      output: Metric.tagged(tagged, "type", "output"),
+      perCallInput: Metric.tagged(tokensPerCall, "type", "input"),
+      perCallOutput: Metric.tagged(tokensPerCall, "type", "output")
+    }
+  })
   return Effect.all([
-    Metric.incrementBy(Metric.tagged(tagged, "type", "input"), input),
-    Metric.incrementBy(Metric.tagged(tagged, "type", "output"), output),
-    Metric.update(Metric.tagged(tokensPerCall, "type", "input"), input),
-    Metric.update(Metric.tagged(tokensPerCall, "type", "output"), output),
+    Metric.incrementBy(metrics.input, input),
+    Metric.incrementBy(metrics.output, output),
+    Metric.update(metrics.perCallInput, input),
+    Metric.update(metrics.perCallOutput, output),
     Effect.annotateCurrentSpan({ "gen_ai.usage.input_tokens": input, "gen_ai.usage.output_tokens": output })
   ], { discard: true })
 }
@@ -288,22 +310,28 @@ export const trackStream = <R>(
     let first = true
     let annotated = false
     return self.pipe(
-      Stream.tap((chunk) => {
-        if (first) {
-          first = false
-          annotated = true
-          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.zipRight(
-              Metric.update(Metric.tagged(timeToFirstChunk, "provider", call.provider), Duration.millis(now - start)),
-              chunk.usage != null ? recordResponse(call, chunk) : Effect.annotateCurrentSpan(responseOf(chunk))
-            ))
+      // One look per batch; an effect only for the batches that hold the first chunk or the usage chunk.
+      Stream.mapChunksEffect((chunks) => {
+        let effect: Effect.Effect<void> | undefined = undefined
+        for (const chunk of chunks) {
+          let step: Effect.Effect<void> | undefined = undefined
+          if (first) {
+            first = false
+            annotated = true
+            step = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.zipRight(
+                Metric.update(Metric.tagged(timeToFirstChunk, "provider", call.provider), Duration.millis(now - start)),
+                chunk.usage != null ? recordResponse(call, chunk) : Effect.annotateCurrentSpan(responseOf(chunk))
+              ))
+          } else if (chunk.usage != null) {
+            step = recordResponse(call, chunk)
+          } else if (!annotated) {
+            annotated = true
+            step = Effect.annotateCurrentSpan(responseOf(chunk))
+          }
+          if (step !== undefined) effect = effect === undefined ? step : Effect.zipRight(effect, step)
         }
-        if (chunk.usage != null) return recordResponse(call, chunk)
-        if (!annotated) {
-          annotated = true
-          return Effect.annotateCurrentSpan(responseOf(chunk))
-        }
-        return Effect.void
+        return effect === undefined ? Effect.succeed(chunks) : Effect.as(effect, chunks)
       }),
       Stream.ensuringWith((exit) =>
         Effect.flatMap(
