@@ -22,7 +22,6 @@ import {
   ContextLengthError,
   InvalidRequestError,
   type LlmError,
-  NetworkError,
   PermissionDeniedError,
   ProviderError,
   QuotaExceededError,
@@ -37,7 +36,8 @@ import {
   generateId,
   invalidRequest,
   rateLimited,
-  truncate
+  truncate,
+  truncatedStream
 } from "../errors.js"
 import * as wire from "./wire.js"
 
@@ -707,11 +707,7 @@ export class StreamState {
   end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.finished) {
       return Either.left(
-        new NetworkError({
-          provider: this.provider,
-          model: this.model,
-          message: `${this.provider}: the stream ended before the response was complete (no finish_reason)`
-        })
+        truncatedStream(this.provider, this.model, "finish_reason")
       )
     }
     if (this.id === "") this.id = generateId("chatcmpl-")

@@ -22,7 +22,6 @@ import {
   ContextLengthError,
   InvalidRequestError,
   type LlmError,
-  NetworkError,
   PermissionDeniedError,
   ProviderError,
   QuotaExceededError,
@@ -38,7 +37,8 @@ import {
   generateId,
   invalidRequest,
   rateLimited,
-  truncate
+  truncate,
+  truncatedStream
 } from "../errors.js"
 import * as wire from "./wire.js"
 
@@ -969,11 +969,7 @@ export class StreamState {
   end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.stopped && !this.stopEvent) {
       return Either.left(
-        new NetworkError({
-          provider: this.provider,
-          model: this.model,
-          message: `${this.provider}: the stream ended before the response was complete (no message_stop)`
-        })
+        truncatedStream(this.provider, this.model, "message_stop")
       )
     }
     this.ensureId()

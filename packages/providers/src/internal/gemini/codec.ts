@@ -24,7 +24,6 @@ import {
   ContextLengthError,
   InvalidRequestError,
   type LlmError,
-  NetworkError,
   PermissionDeniedError,
   ProviderError,
   RateLimitError,
@@ -34,7 +33,7 @@ import {
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { decodeError, errorFields, type ErrorInfo, generateId, truncate } from "../errors.js"
+import { decodeError, errorFields, type ErrorInfo, generateId, truncate, truncatedStream } from "../errors.js"
 import * as CallId from "./callId.js"
 import * as JsonSchema from "./schema.js"
 import * as wire from "./wire.js"
@@ -753,11 +752,7 @@ export class StreamState {
   end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.complete) {
       return Either.left(
-        new NetworkError({
-          provider: this.provider,
-          model: this.model,
-          message: `${this.provider}: the stream ended before the response was complete (no finishReason)`
-        })
+        truncatedStream(this.provider, this.model, "finishReason")
       )
     }
     return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])

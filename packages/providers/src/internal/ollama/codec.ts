@@ -21,13 +21,20 @@ import {
   ContextLengthError,
   InvalidRequestError,
   type LlmError,
-  NetworkError,
   ProviderError,
   type ResponseDecodeError,
   UnsupportedFeatureError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import { decodeError, errorFields, type ErrorInfo, fromStatus, generateId, truncate } from "../errors.js"
+import {
+  decodeError,
+  errorFields,
+  type ErrorInfo,
+  fromStatus,
+  generateId,
+  truncate,
+  truncatedStream
+} from "../errors.js"
 import * as wire from "./wire.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -564,11 +571,7 @@ export class StreamState {
   end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.done) {
       return Either.left(
-        new NetworkError({
-          provider: this.provider,
-          model: this.model,
-          message: `${this.provider}: the stream ended before the response was complete (no "done": true line)`
-        })
+        truncatedStream(this.provider, this.model, "\"done\": true line")
       )
     }
     return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])

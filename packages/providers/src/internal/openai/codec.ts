@@ -22,7 +22,6 @@ import {
   ContentFilterError,
   ContextLengthError,
   type LlmError,
-  NetworkError,
   ProviderError,
   QuotaExceededError,
   type ResponseDecodeError
@@ -37,7 +36,8 @@ import {
   generateId,
   invalidRequest,
   rateLimited,
-  truncate
+  truncate,
+  truncatedStream
 } from "../errors.js"
 import * as wire from "./wire.js"
 
@@ -576,12 +576,7 @@ export class StreamState {
   end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.done && !this.finished) {
       return Either.left(
-        new NetworkError({
-          provider: this.provider,
-          model: this.model,
-          message:
-            `${this.provider}: the stream ended before the response was complete (no finish_reason and no [DONE])`
-        })
+        truncatedStream(this.provider, this.model, "finish_reason and no [DONE]")
       )
     }
     if (this.id === "") this.id = generateId("chatcmpl-")
