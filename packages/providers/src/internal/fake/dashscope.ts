@@ -1,6 +1,7 @@
 import type { ErrorBody, ResponderOptions, SseOptions, StreamEvent, StreamReplyOptions } from "../../FakeDashScope.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
+import { countWords, isRecord, type Json, lastUserText, textOf, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -83,52 +84,7 @@ export const errorReply = (status: number, error: ErrorBody, headers?: Readonly<
 // the auto-responder
 // ---------------------------------------------------------------------------------------------------------------
 
-type Json = Record<string, unknown>
-
-const isRecord = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-
 const FILLER: ReadonlyArray<string> = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit"]
-
-const countWords = (text: string): number => {
-  let n = 0
-  let inWord = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    const space = c === 32 || c === 10 || c === 13 || c === 9
-    if (!space && !inWord) n++
-    inWord = !space
-  }
-  return n
-}
-
-const wordPieces = (text: string): Array<string> => {
-  const out: Array<string> = []
-  const words = text.split(" ")
-  for (let i = 0; i < words.length; i++) {
-    const piece = i === 0 ? words[i]! : ` ${words[i]}`
-    if (piece.length > 0) out.push(piece)
-  }
-  return out
-}
-
-/** A string, or the multimodal list of `{text}` / `{image}` parts. */
-const textOf = (content: unknown): string => {
-  if (typeof content === "string") return content
-  if (!Array.isArray(content)) return ""
-  let text = ""
-  for (const part of content) {
-    if (isRecord(part) && typeof part.text === "string") text += text.length === 0 ? part.text : ` ${part.text}`
-  }
-  return text
-}
-
-const lastUserText = (messages: ReadonlyArray<unknown>): string => {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const message = messages[i]
-    if (isRecord(message) && message.role === "user") return textOf(message.content)
-  }
-  return ""
-}
 
 const toolCallFor = (
   parameters: Json,

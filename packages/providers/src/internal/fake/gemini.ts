@@ -1,6 +1,7 @@
 import type { ErrorBody, ResponderOptions, SseOptions, StreamReplyOptions } from "../../FakeGemini.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
+import { countWords, isRecord, type Json, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -88,26 +89,7 @@ export const errorInfo = (reason: string): unknown => ({
 // the auto-responder
 // ---------------------------------------------------------------------------------------------------------------
 
-type Json = Record<string, unknown>
-
-const isRecord = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-
 const FILLER: ReadonlyArray<string> = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit"]
-
-const countWords = (text: string): number => {
-  const trimmed = text.trim()
-  return trimmed === "" ? 0 : trimmed.split(/\s+/).length
-}
-
-const wordPieces = (text: string): Array<string> => {
-  const out: Array<string> = []
-  const words = text.split(" ")
-  for (let i = 0; i < words.length; i++) {
-    const piece = i === 0 ? words[i]! : ` ${words[i]}`
-    if (piece.length > 0) out.push(piece)
-  }
-  return out
-}
 
 const partsOf = (content: unknown): ReadonlyArray<Json> =>
   isRecord(content) && Array.isArray(content.parts) ? content.parts.filter(isRecord) : []

@@ -1,6 +1,7 @@
 import type { ResponderOptions, StreamReplyOptions } from "../../FakeOllama.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
+import { countWords, isRecord, type Json, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -43,27 +44,7 @@ export const notFoundMessage = (model: string): string => `model "${model}" not 
 // the auto-responder
 // ---------------------------------------------------------------------------------------------------------------
 
-type Json = Record<string, unknown>
-
-const isRecord = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-
 const FILLER: ReadonlyArray<string> = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit"]
-
-const countWords = (text: string): number => {
-  let n = 0
-  for (const word of text.split(/\s+/)) if (word !== "") n++
-  return n
-}
-
-const wordPieces = (text: string): Array<string> => {
-  const out: Array<string> = []
-  const words = text.split(" ")
-  for (let i = 0; i < words.length; i++) {
-    const piece = i === 0 ? words[i]! : ` ${words[i]}`
-    if (piece.length > 0) out.push(piece)
-  }
-  return out
-}
 
 const lastUserText = (messages: ReadonlyArray<unknown>): string => {
   for (let i = messages.length - 1; i >= 0; i--) {

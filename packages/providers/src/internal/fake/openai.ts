@@ -1,6 +1,7 @@
 import type { ErrorBody, OpenRouterError, ResponderOptions, SseOptions, StreamReplyOptions } from "../../FakeOpenAi.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
+import { countWords, isRecord, type Json, lastUserText, textOf, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -90,59 +91,12 @@ export const errorReply = (status: number, error: ErrorBody, headers?: Readonly<
 // the auto-responder
 // ---------------------------------------------------------------------------------------------------------------
 
-type Json = Record<string, unknown>
-
-const isRecord = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-
 const FILLER: ReadonlyArray<string> = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit"]
-
-const isSpace = (code: number): boolean => code === 32 || code === 10 || code === 13 || code === 9
-
-/** A rough token count: whitespace-separated words. */
-const countWords = (text: string): number => {
-  let n = 0
-  let inWord = false
-  for (let i = 0; i < text.length; i++) {
-    const space = isSpace(text.charCodeAt(i))
-    if (!space && !inWord) n++
-    inWord = !space
-  }
-  return n
-}
-
-/** Cuts text at spaces into pieces that concatenate back to it exactly, each piece carrying its leading space. */
-const wordPieces = (text: string): Array<string> => {
-  const out: Array<string> = []
-  const words = text.split(" ")
-  for (let i = 0; i < words.length; i++) {
-    const piece = i === 0 ? words[i]! : ` ${words[i]}`
-    if (piece.length > 0) out.push(piece)
-  }
-  return out
-}
-
-const textOf = (content: unknown): string => {
-  if (typeof content === "string") return content
-  if (!Array.isArray(content)) return ""
-  let text = ""
-  for (const part of content) {
-    if (isRecord(part) && typeof part.text === "string") text += text.length === 0 ? part.text : ` ${part.text}`
-  }
-  return text
-}
 
 const promptTokens = (messages: ReadonlyArray<unknown>): number => {
   let n = 0
   for (const message of messages) if (isRecord(message)) n += countWords(textOf(message.content)) + 3
   return n
-}
-
-const lastUserText = (messages: ReadonlyArray<unknown>): string => {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const message = messages[i]
-    if (isRecord(message) && message.role === "user") return textOf(message.content)
-  }
-  return ""
 }
 
 interface ToolCall {
