@@ -21,6 +21,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import { awkwardCuts, failure } from "./helpers.js"
 
 const SECRET = "sk-dashscope-test-0123456789-SECRET"
 const apiKey = Redacted.make(SECRET)
@@ -38,8 +39,6 @@ const withProvider = <A, E>(
     Effect.provide(Aliyun.layer({ apiKey, baseUrl: `${server.url}/api/v1`, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 // ---------------------------------------------------------------------------------------------------------------
 // constructed transcripts
@@ -201,17 +200,6 @@ const chunkings: ReadonlyArray<{ readonly name: string; readonly options: FakeDa
   { name: "CR framing in 64-byte pieces", options: { lineEnding: "\r", split: 64 } },
   { name: "1-byte pieces", options: { split: 1 } }
 ]
-
-/** Byte offsets that fall inside multi-byte UTF-8 characters and inside "\r\n" pairs of a body. */
-const awkwardCuts = (body: string): Array<number> => {
-  const bytes = Buffer.from(body, "utf8")
-  const cuts: Array<number> = []
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i]!
-    if ((b & 0xc0) === 0x80 || (bytes[i - 1] === 0x0d && b === 0x0a)) cuts.push(i)
-  }
-  return cuts
-}
 
 const assertStream = (all: ReadonlyArray<ChatCompletionChunk>, expected: Expected) =>
   Effect.gen(function*() {

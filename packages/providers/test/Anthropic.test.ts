@@ -15,6 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { loadChunks, loadJson } from "./fixtures.js"
+import { awkwardCuts, failure, waitUntil } from "./helpers.js"
 
 const SECRET = "sk-ant-test-0123456789abcdef-SECRET"
 const apiKey = Redacted.make(SECRET)
@@ -30,8 +31,6 @@ const withProvider = <A, E>(
     Effect.provide(Anthropic.layer({ apiKey, baseUrl: `${server.url}/v1`, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 /** The body the provider sent with its `n`th request. */
 const sent = (server: FakeServer.FakeServer, n = 0): any => server.requests[n]!.json
@@ -91,17 +90,6 @@ const chunkings: ReadonlyArray<{ readonly name: string; readonly options: FakeAn
   { name: "CR framing in 64-byte pieces", options: { lineEnding: "\r", split: 64 } },
   { name: "data lines only, no event: lines", options: { eventLines: false, split: 5 } }
 ]
-
-/** Byte offsets that fall inside multi-byte UTF-8 characters and inside "\r\n" pairs of a body. */
-const awkwardCuts = (body: string): Array<number> => {
-  const bytes = Buffer.from(body, "utf8")
-  const cuts: Array<number> = []
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i]!
-    if ((b & 0xc0) === 0x80 || (bytes[i - 1] === 0x0d && b === 0x0a)) cuts.push(i)
-  }
-  return cuts
-}
 
 // A synthetic stream built from pieces, for the quirk tests.
 const start = (usage: Record<string, number> = { input_tokens: 10, output_tokens: 1 }, id = "msg_test") => ({
@@ -1112,11 +1100,3 @@ describe("Anthropic through Client", () => {
     }
   })
 })
-
-const waitUntil = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
-  const began = Date.now()
-  while (!condition()) {
-    if (Date.now() - began > timeoutMs) throw new Error("condition not reached")
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}

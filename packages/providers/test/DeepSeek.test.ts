@@ -11,7 +11,8 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { loadChunks, loadJson } from "./fixtures.js"
-import { awkwardCuts, chunkings, expectedFromWire } from "./openAiDialects.js"
+import { awkwardCuts, failure } from "./helpers.js"
+import { chunkings, expectedFromWire } from "./openAiDialects.js"
 
 const SECRET = "sk-deepseek-0123456789-SECRET"
 const apiKey = Redacted.make(SECRET)
@@ -26,8 +27,6 @@ const withProvider = <A, E>(
     Effect.provide(DeepSeek.layer({ apiKey, baseUrl: server.url, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 const collect = (server: FakeServer.FakeServer, request: ChatCompletionRequest = hello) =>
   Effect.map(withProvider(server, {}, (llm) => Stream.runCollect(llm.stream(request))), Chunk.toReadonlyArray)

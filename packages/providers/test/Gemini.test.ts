@@ -17,6 +17,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as CallId from "../src/internal/gemini/callId.js"
 import { loadChunks, loadJson } from "./fixtures.js"
+import { awkwardCuts, failure, settle, waitUntil } from "./helpers.js"
 
 const SECRET = "AIzaSy-test-0123456789-SECRET"
 const apiKey = Redacted.make(SECRET)
@@ -32,8 +33,6 @@ const withProvider = <A, E>(
     Effect.provide(Gemini.layer({ apiKey, baseUrl: `${server.url}/v1beta`, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 /** An independent fold of raw Gemini chunks: what a stream of them must assemble to. */
 const expectedFromWire = (chunks: ReadonlyArray<any>) => {
@@ -94,17 +93,6 @@ const chunkings: ReadonlyArray<{ readonly name: string; readonly options: FakeGe
   { name: "3-byte pieces", options: { split: 3 } },
   { name: "LF framing in 64-byte pieces", options: { lineEnding: "\n", split: 64 } }
 ]
-
-/** Byte offsets that fall inside multi-byte UTF-8 characters and inside "\r\n" pairs of a body. */
-const awkwardCuts = (body: string): Array<number> => {
-  const bytes = Buffer.from(body, "utf8")
-  const cuts: Array<number> = []
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i]!
-    if ((b & 0xc0) === 0x80 || (bytes[i - 1] === 0x0d && b === 0x0a)) cuts.push(i)
-  }
-  return cuts
-}
 
 const response = (parts: ReadonlyArray<unknown>, extra: Record<string, unknown> = {}, usageMetadata?: unknown) => ({
   candidates: [{ content: { parts, role: "model" }, finishReason: "STOP", index: 0, ...extra }],
@@ -1150,13 +1138,3 @@ describe("Gemini: configuration", () => {
     )
   })
 })
-
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 50))
-
-const waitUntil = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
-  const start = Date.now()
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error("condition not reached")
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}

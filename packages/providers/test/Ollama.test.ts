@@ -17,6 +17,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import { failure } from "./helpers.js"
 
 const SECRET = "ollama-proxy-key-0123456789-SECRET"
 const hello: ChatCompletionRequest = { model: "qwen3:8b", messages: [{ role: "user", content: "hi" }] }
@@ -30,8 +31,6 @@ const withProvider = <A, E>(
     Effect.provide(Ollama.layer({ baseUrl: server.url, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 // ---------------------------------------------------------------------------------------------------------------
 // constructed transcripts

@@ -12,6 +12,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { loadChunks, loadJson } from "./fixtures.js"
+import { awkwardCuts, failure, settle, waitUntil } from "./helpers.js"
 
 const SECRET = "sk-test-0123456789abcdef-SECRET"
 const apiKey = Redacted.make(SECRET)
@@ -26,8 +27,6 @@ const withProvider = <A, E>(
     Effect.provide(OpenAi.layer({ apiKey, baseUrl: `${server.url}/v1`, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 /** An independent fold of raw wire chunks: what a stream of them must assemble to. */
 const expectedFromWire = (chunks: ReadonlyArray<any>) => {
@@ -60,19 +59,6 @@ const chunkings: ReadonlyArray<{ readonly name: string; readonly options: FakeOp
   { name: "CRLF framing in 3-byte pieces", options: { lineEnding: "\r\n", split: 3 } },
   { name: "CR framing in 64-byte pieces", options: { lineEnding: "\r", split: 64 } }
 ]
-
-/** Byte offsets that fall inside multi-byte UTF-8 characters and inside "\r\n" pairs of a body. */
-const awkwardCuts = (body: string): Array<number> => {
-  const bytes = Buffer.from(body, "utf8")
-  const cuts: Array<number> = []
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i]!
-    const inCharacter = (b & 0xc0) === 0x80
-    const inCrlf = bytes[i - 1] === 0x0d && b === 0x0a
-    if (inCharacter || inCrlf) cuts.push(i)
-  }
-  return cuts
-}
 
 describe("OpenAi: recorded responses replay through the real HTTP path", () => {
   const streams = [
@@ -739,13 +725,3 @@ describe("OpenAiCompatible", () => {
       if (error._tag === "UnsupportedFeatureError") assert.strictEqual(error.feature, "embeddings")
     }))
 })
-
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 50))
-
-const waitUntil = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
-  const start = Date.now()
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error("condition not reached")
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}

@@ -12,6 +12,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import { failure } from "./helpers.js"
 import { chunkings, expectedFromWire } from "./openAiDialects.js"
 
 const SECRET = "sk-or-v1-0123456789-SECRET"
@@ -27,8 +28,6 @@ const withProvider = <A, E>(
     Effect.provide(OpenRouter.layer({ apiKey, baseUrl: `${server.url}/api/v1`, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 // Constructed after protocols §4.4: reasoning in `delta.reasoning`, native_finish_reason, a choices: [] usage chunk.
 const base = {

@@ -14,7 +14,8 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { createHmac } from "node:crypto"
-import { chunkings, waitUntil } from "./openAiDialects.js"
+import { failure, waitUntil } from "./helpers.js"
+import { chunkings } from "./openAiDialects.js"
 
 const ID = "a1b2c3d4e5f6"
 const SECRET_PART = "zYxWvUtSrQpOnMlK-SECRET"
@@ -31,8 +32,6 @@ const withProvider = <A, E>(
     Effect.provide(Zhipu.layer({ apiKey, baseUrl: `${server.url}/api/paas/v4`, retry: false, ...options })),
     Effect.provide(Http.layer())
   )
-
-const failure = <A>(effect: Effect.Effect<A, LlmError>) => Effect.flip(effect)
 
 // Constructed after protocols Zhipu §4.5: no `object`, the whole tool call in one delta, finish + usage together.
 const base = { id: "20251021143022abc", created: 1761028222, model: "glm-4-plus" }

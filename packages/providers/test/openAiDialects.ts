@@ -39,22 +39,3 @@ export const chunkings: ReadonlyArray<{ readonly name: string; readonly options:
   { name: "CR framing in 64-byte pieces", options: { lineEnding: "\r", split: 64 } },
   { name: "1-byte pieces", options: { split: 1 } }
 ]
-
-/** Byte offsets that fall inside multi-byte UTF-8 characters and inside "\r\n" pairs of a body. */
-export const awkwardCuts = (body: string): Array<number> => {
-  const bytes = Buffer.from(body, "utf8")
-  const cuts: Array<number> = []
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i]!
-    if ((b & 0xc0) === 0x80 || (bytes[i - 1] === 0x0d && b === 0x0a)) cuts.push(i)
-  }
-  return cuts
-}
-
-export const waitUntil = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
-  const start = Date.now()
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error("condition not reached")
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
