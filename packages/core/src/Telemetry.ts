@@ -16,13 +16,21 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricKeyType from "effect/MetricKeyType"
 import * as MetricLabel from "effect/MetricLabel"
+import type * as MetricState from "effect/MetricState"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, Usage } from "./Domain.js"
 import type { LlmError } from "./LlmError.js"
 
@@ -39,18 +47,39 @@ export const attributes = {
   cacheHit: "llm.cache.hit"
 } as const
 
+const latencyBoundaries = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000]
+
+/** What `Metric.timerWithBoundaries` makes, over a key of ours. */
+const timer = (key: MetricKey.MetricKey.Histogram) =>
+  Metric.mapInput(Metric.tagged(Metric.fromMetricKey(key), "time_unit", "milliseconds"), Duration.toMillis)
+
+// The keys of the metrics below, which the hot path tags and updates directly (see `labelled`).
+const keys = {
+  requests: MetricKey.counter("llm_requests_total", {
+    description: "LLM calls, by provider, model, operation and outcome",
+    incremental: true
+  }),
+  // one boundaries instance per key: histogram keys compare their boundaries by reference
+  latency: MetricKey.histogram("llm_request_duration", MetricBoundaries.fromIterable(latencyBoundaries)),
+  timeToFirstChunk: MetricKey.histogram("llm_time_to_first_chunk", MetricBoundaries.fromIterable(latencyBoundaries)),
+  tokens: MetricKey.counter("llm_tokens_total", { description: "Tokens reported", incremental: true }),
+  tokensPerCall: MetricKey.histogram(
+    "llm_tokens_per_call",
+    MetricBoundaries.exponential({ start: 16, factor: 2, count: 14 })
+  ),
+  cacheLookups: MetricKey.counter("llm_cache_lookups_total", {
+    description: "Response cache lookups",
+    incremental: true
+  })
+}
+
 /**
  * Calls, by `provider`, `model`, `operation` (`chat`, `stream`, `embeddings`) and `outcome`.
  *
  * @since 0.1.0
  * @category metrics
  */
-export const requests = Metric.counter("llm_requests_total", {
-  description: "LLM calls, by provider, model, operation and outcome",
-  incremental: true
-})
-
-const latencyBoundaries = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000]
+export const requests: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.requests)
 
 /**
  * The duration of whole calls (a stream: until its end), in milliseconds, by `provider` and `operation`.
@@ -58,7 +87,11 @@ const latencyBoundaries = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 3
  * @since 0.1.0
  * @category metrics
  */
-export const latency = Metric.timerWithBoundaries("llm_request_duration", latencyBoundaries)
+export const latency: Metric.Metric<
+  MetricKeyType.MetricKeyType.Histogram,
+  Duration.Duration,
+  MetricState.MetricState.Histogram
+> = timer(keys.latency)
 
 /**
  * The time from the start of a stream to its first chunk, in milliseconds, by `provider`.
@@ -66,7 +99,11 @@ export const latency = Metric.timerWithBoundaries("llm_request_duration", latenc
  * @since 0.1.0
  * @category metrics
  */
-export const timeToFirstChunk = Metric.timerWithBoundaries("llm_time_to_first_chunk", latencyBoundaries)
+export const timeToFirstChunk: Metric.Metric<
+  MetricKeyType.MetricKeyType.Histogram,
+  Duration.Duration,
+  MetricState.MetricState.Histogram
+> = timer(keys.timeToFirstChunk)
 
 /**
  * Tokens reported by providers, by `provider`, `model` and `type` (`input` or `output`).
@@ -74,7 +111,7 @@ export const timeToFirstChunk = Metric.timerWithBoundaries("llm_time_to_first_ch
  * @since 0.1.0
  * @category metrics
  */
-export const tokens = Metric.counter("llm_tokens_total", { description: "Tokens reported", incremental: true })
+export const tokens: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.tokens)
 
 /**
  * The distribution of tokens per call, by `type`.
@@ -82,10 +119,7 @@ export const tokens = Metric.counter("llm_tokens_total", { description: "Tokens 
  * @since 0.1.0
  * @category metrics
  */
-export const tokensPerCall = Metric.histogram(
-  "llm_tokens_per_call",
-  MetricBoundaries.exponential({ start: 16, factor: 2, count: 14 })
-)
+export const tokensPerCall: Metric.Metric.Histogram<number> = Metric.fromMetricKey(keys.tokensPerCall)
 
 /**
  * Retries made by a provider's retry policy (attempts after the first), by `provider`.
@@ -131,10 +165,7 @@ export const cooldowns = Metric.counter("llm_router_cooldowns_total", {
  * @since 0.1.0
  * @category metrics
  */
-export const cacheLookups = Metric.counter("llm_cache_lookups_total", {
-  description: "Response cache lookups",
-  incremental: true
-})
+export const cacheLookups: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.cacheLookups)
 
 /**
  * Counts one cache lookup and marks the current span with `llm.cache.hit`.
@@ -143,10 +174,24 @@ export const cacheLookups = Metric.counter("llm_cache_lookups_total", {
  * @category recording
  */
 export const recordCacheLookup = (provider: string, hit: boolean): Effect.Effect<void> =>
-  Effect.zipRight(
-    Metric.increment(Metric.tagged(Metric.tagged(cacheLookups, "provider", provider), "result", hit ? "hit" : "miss")),
-    Effect.annotateCurrentSpan(attributes.cacheHit, hit)
-  )
+  Effect.withFiberRuntime((fiber) => {
+    lookupCounter(provider, hit).unsafeUpdate(1, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    const span = Context.getOption(fiber.getFiberRef(FiberRef.currentContext), Tracer.ParentSpan)
+    if (Option.isSome(span) && span.value._tag === "Span") span.value.attribute(attributes.cacheHit, hit)
+    return Effect.void
+  })
+
+const lookupCounters = new Map<string, Metric.Metric.Counter<number>>()
+const lookupCounter = (provider: string, hit: boolean): Metric.Metric.Counter<number> => {
+  const key = `${hit}\u0000${provider}`
+  let counter = lookupCounters.get(key)
+  if (counter === undefined) {
+    if (lookupCounters.size > 10_000) lookupCounters.clear()
+    counter = labelled(keys.cacheLookups, [["provider", provider], ["result", hit ? "hit" : "miss"]])
+    lookupCounters.set(key, counter)
+  }
+  return counter
+}
 
 /**
  * What identifies a call in its span and metrics.
@@ -167,81 +212,130 @@ const spanAttributes = (call: CallInfo): Record<string, unknown> => ({
   "gen_ai.request.model": call.model
 })
 
-const outcomeOf = (exit: Exit.Exit<unknown, LlmError>): string => {
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
   if (Exit.isSuccess(exit)) return "ok"
   const failure = exit.cause
   // A typed failure names its tag; an interruption (a hedge loser, a caller that left) is its own outcome.
-  if (failure._tag === "Fail") return failure.error._tag
+  if (failure._tag === "Fail") return (failure.error as LlmError)._tag
   return Exit.isInterrupted(exit) ? "interrupted" : "defect"
 }
 
-// Tagging a metric builds and hashes a new key: done once per label set, not once per call.
-const memo = new Map<string, any>()
-const memoised = <A>(key: string, make: () => A): A => {
-  let value = memo.get(key)
-  if (value === undefined) {
-    if (memo.size > 10_000) memo.clear()
-    value = make()
-    memo.set(key, value)
+// --- the hot path ---
+//
+// `Metric.tagged` builds a new label array on every update, which misses the registry's hook cache and builds and
+// hashes a new metric key each time. So each label set gets its metric made once, straight from its full key (equal
+// to the key that `Metric.tagged(requests, …)` reads), and every update of a call happens in one synchronous step.
+// Spans are made only under a tracer other than Effect's built-in one, whose spans nobody can see.
+
+const labelled = <Type extends MetricKeyType.MetricKeyType<any, any>>(
+  key: MetricKey.MetricKey<Type>,
+  labels: ReadonlyArray<readonly [string, string]>
+) => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels.map(([k, v]) => MetricLabel.make(k, v))))
+
+const milliseconds = ["time_unit", "milliseconds"] as const
+
+/** The metrics of one provider, model and operation, each made once. */
+class CallMetrics {
+  readonly latency
+  readonly timeToFirstChunk
+  readonly inputTokens
+  readonly outputTokens
+  readonly inputPerCall
+  readonly outputPerCall
+  private readonly outcomes = new Map<string, Metric.Metric.Counter<number>>()
+  constructor(readonly call: CallInfo) {
+    const { model, operation, provider } = call
+    this.latency = labelled(keys.latency, [milliseconds, ["provider", provider], ["operation", operation]])
+    this.timeToFirstChunk = labelled(keys.timeToFirstChunk, [milliseconds, ["provider", provider]])
+    this.inputTokens = labelled(keys.tokens, [["provider", provider], ["model", model], ["type", "input"]])
+    this.outputTokens = labelled(keys.tokens, [["provider", provider], ["model", model], ["type", "output"]])
+    this.inputPerCall = labelled(keys.tokensPerCall, [["type", "input"]])
+    this.outputPerCall = labelled(keys.tokensPerCall, [["type", "output"]])
   }
-  return value
-}
-
-const recordOutcome = (call: CallInfo, outcome: string, millis: number): Effect.Effect<void> => {
-  const counted = memoised(
-    `r\u0000${call.provider}\u0000${call.model}\u0000${call.operation}\u0000${outcome}`,
-    () =>
-      Metric.increment(
-        Metric.taggedWithLabels(requests, [
-          MetricLabel.make("provider", call.provider),
-          MetricLabel.make("model", call.model),
-          MetricLabel.make("operation", call.operation),
-          MetricLabel.make("outcome", outcome)
-        ])
-      )
-  )
-  const timer = memoised(`l\u0000${call.provider}\u0000${call.operation}`, () =>
-    Metric.taggedWithLabels(latency, [
-      MetricLabel.make("provider", call.provider),
-      MetricLabel.make("operation", call.operation)
-    ]))
-  return Effect.zipRight(counted, Metric.update(timer, Duration.millis(millis)))
-}
-
-const recordUsage = (call: CallInfo, usage: Usage | null | undefined): Effect.Effect<void> => {
-  if (usage == null) return Effect.void
-  const input = usage.prompt_tokens
-  const output = usage.completion_tokens ?? 0
-  const metrics = memoised(`u\u0000${call.provider}\u0000${call.model}`, () => {
-    const tagged = Metric.tagged(Metric.tagged(tokens, "provider", call.provider), "model", call.model)
-    return {
-      input: Metric.tagged(tagged, "type", "input"),
-      output: Metric.tagged(tagged, "type", "output"),
-      perCallInput: Metric.tagged(tokensPerCall, "type", "input"),
-      perCallOutput: Metric.tagged(tokensPerCall, "type", "output")
+  outcome(outcome: string): Metric.Metric.Counter<number> {
+    let counter = this.outcomes.get(outcome)
+    if (counter === undefined) {
+      const { model, operation, provider } = this.call
+      counter = labelled(keys.requests, [
+        ["provider", provider],
+        ["model", model],
+        ["operation", operation],
+        ["outcome", outcome]
+      ])
+      this.outcomes.set(outcome, counter)
     }
-  })
-  return Effect.all([
-    Metric.incrementBy(metrics.input, input),
-    Metric.incrementBy(metrics.output, output),
-    Metric.update(metrics.perCallInput, input),
-    Metric.update(metrics.perCallOutput, output),
-    Effect.annotateCurrentSpan({ "gen_ai.usage.input_tokens": input, "gen_ai.usage.output_tokens": output })
-  ], { discard: true })
+    return counter
+  }
 }
 
-const recordResponse = (
-  call: CallInfo,
-  response: { readonly id?: string | undefined; readonly model: string; readonly usage?: Usage | null | undefined }
-): Effect.Effect<void> =>
-  Effect.zipRight(
-    Effect.annotateCurrentSpan(
-      response.id !== undefined
-        ? { "gen_ai.response.model": response.model, "gen_ai.response.id": response.id }
-        : { "gen_ai.response.model": response.model }
-    ),
-    recordUsage(call, response.usage)
-  )
+const callMetrics = new Map<string, CallMetrics>()
+const metricsOf = (call: CallInfo): CallMetrics => {
+  const key = `${call.provider}\u0000${call.model}\u0000${call.operation}`
+  let metrics = callMetrics.get(key)
+  if (metrics === undefined) {
+    // models come from callers: keep the table bounded
+    if (callMetrics.size > 10_000) callMetrics.clear()
+    metrics = new CallMetrics(call)
+    callMetrics.set(key, metrics)
+  }
+  return metrics
+}
+
+const builtInTracer = Effect.runSync(Effect.tracer)
+
+/** Whether a span made now would reach anyone: a tracer other than the built-in one, and tracing on. */
+const tracing = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== builtInTracer &&
+  fiber.getFiberRef(FiberRef.currentTracerEnabled)
+
+/** What one call records, its clock and metric labels read once, at its start. */
+class Recorder {
+  readonly start: number
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly clock: Clock.Clock
+  span: Tracer.Span | undefined = undefined
+  constructor(readonly metrics: CallMetrics, fiber: Fiber.RuntimeFiber<unknown, unknown>) {
+    this.clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    this.start = this.clock.unsafeCurrentTimeMillis()
+    this.labels = fiber.getFiberRef(FiberRef.currentMetricLabels)
+  }
+  firstChunk(): void {
+    this.metrics.timeToFirstChunk.unsafeUpdate(this.clock.unsafeCurrentTimeMillis() - this.start, this.labels)
+  }
+  response(
+    response: { readonly id?: string | undefined; readonly model: string; readonly usage?: Usage | null | undefined }
+  ): void {
+    const span = this.span
+    if (span !== undefined) {
+      span.attribute("gen_ai.response.model", response.model)
+      if (response.id !== undefined) span.attribute("gen_ai.response.id", response.id)
+    }
+    const usage = response.usage
+    if (usage == null) return
+    const input = usage.prompt_tokens
+    const output = usage.completion_tokens ?? 0
+    const { labels, metrics } = this
+    metrics.inputTokens.unsafeUpdate(input, labels)
+    metrics.outputTokens.unsafeUpdate(output, labels)
+    metrics.inputPerCall.unsafeUpdate(input, labels)
+    metrics.outputPerCall.unsafeUpdate(output, labels)
+    if (span !== undefined) {
+      span.attribute("gen_ai.usage.input_tokens", input)
+      span.attribute("gen_ai.usage.output_tokens", output)
+    }
+  }
+  end(exit: Exit.Exit<unknown, unknown>): void {
+    const { labels, metrics } = this
+    metrics.outcome(outcomeOf(exit)).unsafeUpdate(1, labels)
+    metrics.latency.unsafeUpdate(this.clock.unsafeCurrentTimeMillis() - this.start, labels)
+  }
+}
+
+const spanOptions = (call: CallInfo): Tracer.SpanOptions => ({
+  kind: "client",
+  captureStackTrace: false,
+  attributes: spanAttributes(call)
+})
 
 /**
  * Counts the attempts of `self` (each run after the first is a retry) into {@link retries}. Put it inside a retry
@@ -281,23 +375,27 @@ export const trackCall = <A extends ChatCompletion | EmbeddingResponse, R>(
   call: CallInfo,
   self: Effect.Effect<A, LlmError, R>
 ): Effect.Effect<A, LlmError, R> =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) =>
-    self.pipe(
-      Effect.tap((response) => recordResponse(call, response as ChatCompletion)),
-      Effect.onExit((exit) =>
-        Effect.flatMap(Clock.currentTimeMillis, (end) => recordOutcome(call, outcomeOf(exit), end - start))
-      )
-    )).pipe(
-      Effect.withSpan(`LlmProvider.${call.operation === "embeddings" ? "embed" : "chat"}`, {
-        kind: "client",
-        captureStackTrace: false,
-        attributes: spanAttributes(call)
-      })
+  Effect.withFiberRuntime((fiber) => {
+    const recorder = new Recorder(metricsOf(call), fiber)
+    const tracked = Effect.onExit(self, (exit) => {
+      if (Exit.isSuccess(exit)) recorder.response(exit.value as ChatCompletion)
+      recorder.end(exit)
+      return Effect.void
+    })
+    if (!tracing(fiber)) return tracked
+    return Effect.useSpan(
+      `LlmProvider.${call.operation === "embeddings" ? "embed" : "chat"}`,
+      spanOptions(call),
+      (span) => {
+        recorder.span = span
+        return Effect.withParentSpan(tracked, span)
+      }
     )
+  })
 
 /**
  * Runs a stream in its span and records its time to first chunk, its outcome and duration (at its end, failure
- * or interruption) and the usage of its usage chunk. Per chunk it costs one comparison.
+ * or interruption) and the usage of its usage chunk. Per batch of chunks it costs a loop of comparisons.
  *
  * @since 0.1.0
  * @category tracking
@@ -305,44 +403,47 @@ export const trackCall = <A extends ChatCompletion | EmbeddingResponse, R>(
 export const trackStream = <R>(
   call: CallInfo,
   self: Stream.Stream<ChatCompletionChunk, LlmError, R>
-): Stream.Stream<ChatCompletionChunk, LlmError, R> =>
-  Stream.unwrap(Effect.map(Clock.currentTimeMillis, (start) => {
+): Stream.Stream<ChatCompletionChunk, LlmError, R> => {
+  const metrics = metricsOf(call)
+  const tracked = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    span: Tracer.Span | undefined
+  ): Stream.Stream<ChatCompletionChunk, LlmError, R> => {
+    const recorder = new Recorder(metrics, fiber)
+    recorder.span = span
     let first = true
-    let annotated = false
+    let annotated = span === undefined
     return self.pipe(
-      // One look per batch; an effect only for the batches that hold the first chunk or the usage chunk.
-      Stream.mapChunksEffect((chunks) => {
-        let effect: Effect.Effect<void> | undefined = undefined
+      Stream.mapChunks((chunks) => {
         for (const chunk of chunks) {
-          let step: Effect.Effect<void> | undefined = undefined
           if (first) {
             first = false
+            recorder.firstChunk()
+          }
+          if (chunk.usage != null) {
             annotated = true
-            step = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Effect.zipRight(
-                Metric.update(Metric.tagged(timeToFirstChunk, "provider", call.provider), Duration.millis(now - start)),
-                chunk.usage != null ? recordResponse(call, chunk) : Effect.annotateCurrentSpan(responseOf(chunk))
-              ))
-          } else if (chunk.usage != null) {
-            step = recordResponse(call, chunk)
+            recorder.response(chunk)
           } else if (!annotated) {
             annotated = true
-            step = Effect.annotateCurrentSpan(responseOf(chunk))
+            recorder.response({ id: chunk.id, model: chunk.model })
           }
-          if (step !== undefined) effect = effect === undefined ? step : Effect.zipRight(effect, step)
         }
-        return effect === undefined ? Effect.succeed(chunks) : Effect.as(effect, chunks)
+        return chunks
       }),
-      Stream.ensuringWith((exit) =>
-        Effect.flatMap(
-          Clock.currentTimeMillis,
-          (end) => recordOutcome(call, outcomeOf(exit as Exit.Exit<unknown, LlmError>), end - start)
-        )
-      )
+      Stream.ensuringWith((exit) => {
+        recorder.end(exit)
+        return Effect.void
+      })
     )
-  })).pipe(Stream.withSpan("LlmProvider.stream", { kind: "client", attributes: spanAttributes(call) }))
-
-const responseOf = (chunk: ChatCompletionChunk): Record<string, unknown> => ({
-  "gen_ai.response.model": chunk.model,
-  "gen_ai.response.id": chunk.id
-})
+  }
+  return Stream.unwrap(Effect.withFiberRuntime<Stream.Stream<ChatCompletionChunk, LlmError, R>>((fiber) => {
+    if (!tracing(fiber)) return Effect.succeed(tracked(fiber, undefined))
+    const inSpan = Stream.unwrap(Effect.withFiberRuntime<Stream.Stream<ChatCompletionChunk, LlmError, R>>((inner) => {
+      const span = Context.getOption(inner.getFiberRef(FiberRef.currentContext), Tracer.ParentSpan)
+      return Effect.succeed(
+        tracked(inner, Option.isSome(span) && span.value._tag === "Span" ? span.value : undefined)
+      )
+    }))
+    return Effect.succeed(Stream.withSpan(inSpan, "LlmProvider.stream", spanOptions(call)))
+  }))
+}
