@@ -19,6 +19,7 @@ import * as PlatformHttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,6 +30,7 @@ import * as internal from "./internal/httpErrors.js"
 import * as undici from "./internal/httpUndici.js"
 import type { LlmError } from "./LlmError.js"
 import { InvalidRequestError, NetworkError, ResponseDecodeError, TimeoutError } from "./LlmError.js"
+import * as StreamDecoder from "./StreamDecoder.js"
 
 /**
  * Timeouts by phase; an absent one takes its value from `defaultTimeouts`, and `Duration.infinity` turns one off.
@@ -151,6 +153,16 @@ export interface Transport {
    * aborted whenever the stream ends before the body does.
    */
   readonly stream: (request: Request, context: CallContext) => Stream.Stream<Uint8Array, LlmError>
+  /**
+   * `stream` decoded with a fresh `decoder` per run: the same as `stream(…).pipe(StreamDecoder.decode(decoder))`,
+   * but on `Http.layer` the decoder runs on each read of the socket in the stage that reads it, which costs about
+   * half as much per read as a byte stream piped into a decoding stage.
+   */
+  readonly decodeStream: <B>(
+    request: Request,
+    context: CallContext,
+    decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
+  ) => Stream.Stream<B, LlmError>
 }
 
 /**
@@ -605,8 +617,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     errorBody: ErrorBody | undefined = undefined
     /** the fiber waiting for the headers, or for the next piece of the body */
     waitingHeaders: ((effect: Effect.Effect<void, LlmError>) => void) | undefined = undefined
-    waitingBody: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>>) => void) | undefined =
-      undefined
+    waitingBody: (() => void) | undefined = undefined
     firstByteTimer: ReturnType<typeof setTimeout> | undefined = undefined
     totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
     idleTimer: ReturnType<typeof setTimeout> | undefined = undefined
@@ -725,24 +736,52 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
         clearTimeout(this.idleTimer)
         this.idleTimer = undefined
       }
-      waiting(this.next())
+      waiting()
     }
 
-    /** What a pull returns now: the queued pieces, the end, the failure; `undefined` when it has to wait. */
-    next(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>> {
-      if (this.queue.length > 0) {
-        const out = Chunk.unsafeFromArray(this.queue)
-        this.queue = []
-        this.queued = 0
-        if (this.paused) {
-          this.paused = false
-          this.inFlight!.resume()
-        }
-        return Effect.succeed(out)
+    /** The pieces queued so far (resuming a paused body), or `undefined` when none are. */
+    take(): Chunk.Chunk<Uint8Array> | undefined {
+      if (this.queue.length === 0) return undefined
+      const out = Chunk.unsafeFromArray(this.queue)
+      this.queue = []
+      this.queued = 0
+      if (this.paused) {
+        this.paused = false
+        this.inFlight!.resume()
       }
+      return out
+    }
+
+    /** What a pull returns now: the queued pieces, the failure or the end. */
+    next(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>> {
+      const out = this.take()
+      if (out !== undefined) return Effect.succeed(out)
       if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
       return endOfStream
     }
+
+    get ready(): boolean {
+      return this.queue.length > 0 || this.failure !== undefined || this.ended
+    }
+
+    /** Waits until `ready`, for at most the idle timeout. */
+    readonly wait: Effect.Effect<void> = Effect.async<void>((resume) => {
+      this.waitingBody = () => resume(Effect.void)
+      if (idleMillis !== undefined) {
+        this.idleTimer = setTimeout(() => {
+          this.idleTimer = undefined
+          this.inFlight!.abort()
+          this.fail(timeoutError("idle", idleMessage!, this.call))
+        }, idleMillis)
+      }
+      return Effect.sync(() => {
+        this.waitingBody = undefined
+        if (this.idleTimer !== undefined) {
+          clearTimeout(this.idleTimer)
+          this.idleTimer = undefined
+        }
+      })
+    })
 
     readonly awaitHeaders: Effect.Effect<void, LlmError> = Effect.suspend(() => {
       if (this.headersDone) return Effect.void
@@ -755,26 +794,9 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       })
     })
 
-    readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>> = Effect.suspend(() => {
-      if (this.queue.length > 0 || this.failure !== undefined || this.ended) return this.next()
-      return Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>>((resume) => {
-        this.waitingBody = resume
-        if (idleMillis !== undefined) {
-          this.idleTimer = setTimeout(() => {
-            this.idleTimer = undefined
-            this.inFlight!.abort()
-            this.fail(timeoutError("idle", idleMessage!, this.call))
-          }, idleMillis)
-        }
-        return Effect.sync(() => {
-          this.waitingBody = undefined
-          if (this.idleTimer !== undefined) {
-            clearTimeout(this.idleTimer)
-            this.idleTimer = undefined
-          }
-        })
-      })
-    })
+    readonly pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>> = Effect.suspend(() =>
+      this.ready ? this.next() : Effect.zipRight(this.wait, Effect.suspend(() => this.next()))
+    )
 
     close(): void {
       this.clearTimers()
@@ -782,25 +804,57 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     }
   }
 
-  const fastStream = (request: Request, context: CallContext): Stream.Stream<Uint8Array, LlmError> =>
-    Stream.unwrapScoped(Effect.suspend(() => {
+  /** Sends the request; `use` reads the body of its 2xx response. The request is aborted when `use` ends early. */
+  const withBody = <B>(
+    request: Request,
+    context: CallContext,
+    use: (body: BodyStream) => Channel.Channel<Chunk.Chunk<B>, unknown, LlmError, unknown, void, unknown>
+  ): Stream.Stream<B, LlmError> =>
+    Stream.fromChannel(Channel.suspend(() => {
       const call: Call = { model: context.model, status: undefined, requestId: undefined }
       const prepared = prepare(request, call)
-      if ("_tag" in prepared) return Effect.fail(prepared)
-      return Effect.acquireRelease(
+      if ("_tag" in prepared) return Channel.fail(prepared)
+      return Channel.acquireUseRelease(
         Effect.sync(() => {
           const body = new BodyStream(call)
           body.start(request, prepared)
           return body
         }),
+        (body) => Channel.zipRight(Channel.fromEffect(body.awaitHeaders), use(body)),
         (body) => Effect.sync(() => body.close())
-      ).pipe(
-        Effect.tap((body) => body.awaitHeaders),
-        Effect.map((body) => Stream.repeatEffectChunkOption(body.pull))
       )
     }))
 
-  if (dispatcher !== undefined) return { json: fastJson(dispatcher), stream: fastStream }
+  const fastStream = (request: Request, context: CallContext): Stream.Stream<Uint8Array, LlmError> =>
+    withBody(request, context, (body) => Stream.toChannel(Stream.repeatEffectChunkOption(body.pull)))
+
+  // Decoding as the body is read: each read of the socket goes through the decoder within the one stage that reads
+  // it, with no stream of bytes (and no pipe between two stages) in between.
+  const fastDecodeStream = <B>(
+    request: Request,
+    context: CallContext,
+    decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
+  ): Stream.Stream<B, LlmError> =>
+    withBody(request, context, (body) => {
+      const { end, input } = StreamDecoder.steps(decoder())
+      type Loop = Channel.Channel<Chunk.Chunk<B>, unknown, LlmError, unknown, void, unknown>
+      const ended: Loop = Channel.zipRight(
+        Channel.fromEffect(socketReturned),
+        Channel.suspend(() => end<never, unknown, unknown, unknown>())
+      )
+      const loop: Loop = Channel.suspend(() => {
+        const bytes = body.take()
+        if (bytes !== undefined) return input<never, unknown, unknown, unknown>(bytes, loop)
+        if (body.failure !== undefined) return Channel.fail(body.failure)
+        if (body.ended) return ended
+        return Channel.zipRight(Channel.fromEffect(body.wait), loop)
+      })
+      return loop
+    })
+
+  if (dispatcher !== undefined) {
+    return { json: fastJson(dispatcher), stream: fastStream, decodeStream: fastDecodeStream }
+  }
 
   const json = (request: Request, context: CallContext): Effect.Effect<JsonResponse, LlmError> =>
     Effect.suspend(() => {
@@ -832,5 +886,11 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       )
     })
 
-  return { json, stream }
+  const decodeStream = <B>(
+    request: Request,
+    context: CallContext,
+    decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
+  ): Stream.Stream<B, LlmError> => StreamDecoder.decode(decoder)(stream(request, context))
+
+  return { json, stream, decodeStream }
 }

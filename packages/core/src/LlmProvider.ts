@@ -20,6 +20,7 @@ import {
   EmbeddingRequest,
   type EmbeddingResponse
 } from "./Domain.js"
+import { unwrap } from "./internal/stream.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
 import * as Retry from "./Retry.js"
 import * as Telemetry from "./Telemetry.js"
@@ -273,7 +274,7 @@ export const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompleti
  * @category accessors
  */
 export const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError, LlmProvider> =>
-  Stream.unwrap(Effect.map(LlmProvider, (provider) => provider.stream(request)))
+  unwrap(Effect.map(LlmProvider, (provider) => provider.stream(request)))
 
 /**
  * Embeds input through the `LlmProvider` in context.

@@ -33,6 +33,40 @@ export interface Decoder<A, B, E> {
 }
 
 /**
+ * The two moves of a decoder as channels: decoding one batch and going on with `next` (or ending, or failing), and
+ * ending. Shared by {@link decode} and by sources that decode as they read (`HttpTransport.decodeStream`).
+ *
+ * @internal
+ */
+export const steps = <A, B, E>(decoder: Decoder<A, B, E>) => {
+  // the channel types the steps fit in: what they write, and what they fail with on top of the decoder's errors
+  type Out<E1, In, InErr, InDone> = Channel.Channel<Chunk.Chunk<B>, In, E | E1, InErr, void, InDone>
+  const emitThen = <E1, In, InErr, InDone>(
+    out: Array<B>,
+    next: Out<E1, In, InErr, InDone>
+  ): Out<E1, In, InErr, InDone> =>
+    out.length === 0 ? next : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), next)
+  const done = decoder.done
+  const finish = <E1, In, InErr, InDone>(out: Array<B>): Out<E1, In, InErr, InDone> => {
+    if (decoder.end === undefined) return emitThen(out, Channel.void)
+    const error = decoder.end(out)
+    return emitThen<E1, In, InErr, InDone>(out, error === undefined ? Channel.void : Channel.fail(error))
+  }
+  return {
+    input: <E1, In, InErr, InDone>(
+      input: Chunk.Chunk<A>,
+      next: Out<E1, In, InErr, InDone>
+    ): Out<E1, In, InErr, InDone> => {
+      const out: Array<B> = []
+      const error = decoder.step(input, out)
+      if (error !== undefined) return emitThen<E1, In, InErr, InDone>(out, Channel.fail(error))
+      return done !== undefined && done() ? finish(out) : emitThen(out, next)
+    },
+    end: <E1, In, InErr, InDone>(): Out<E1, In, InErr, InDone> => finish([])
+  }
+}
+
+/**
  * Applies a `Decoder` to a stream. A fresh decoder state belongs inside `make`, which runs once per
  * run of the stream, so two runs never share state.
  *
@@ -42,25 +76,12 @@ export interface Decoder<A, B, E> {
 export const decode =
   <A, B, E2>(make: () => Decoder<A, B, E2>) => <E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E | E2, R> =>
     Stream.suspend(() => {
-      const decoder = make()
-      type Loop = Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E | E2, E, unknown, unknown>
-      const emitThen = (out: Array<B>, next: Loop): Loop =>
-        out.length === 0 ? next : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), next)
-      const done = decoder.done
-      const finish = (out: Array<B>): Loop => {
-        if (decoder.end === undefined) return emitThen(out, Channel.void)
-        const error = decoder.end(out)
-        return emitThen(out, error === undefined ? Channel.void : Channel.fail(error))
-      }
-      const loop: Loop = Channel.readWithCause({
-        onInput: (input: Chunk.Chunk<A>): Loop => {
-          const out: Array<B> = []
-          const error = decoder.step(input, out)
-          if (error !== undefined) return emitThen(out, Channel.fail(error))
-          return done !== undefined && done() ? finish(out) : emitThen(out, loop)
-        },
-        onFailure: (cause): Loop => Channel.failCause(cause),
-        onDone: (): Loop => finish([])
-      })
+      const { end, input } = steps(make())
+      const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E | E2, E, unknown, unknown> = Channel
+        .readWithCause({
+          onInput: (batch: Chunk.Chunk<A>) => input(batch, loop),
+          onFailure: (cause) => Channel.failCause(cause),
+          onDone: () => end()
+        })
       return Stream.pipeThroughChannelOrFail(self, loop)
     })

@@ -32,6 +32,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, Usage } from "./Domain.js"
+import { unwrap } from "./internal/stream.js"
 import type { LlmError } from "./LlmError.js"
 
 /**
@@ -362,7 +363,7 @@ export const trackStreamAttempts = <A, E, R>(call: CallInfo, self: Stream.Stream
   const retried = Metric.increment(Metric.tagged(retries, "provider", call.provider))
   let attempts = 0
   // (not `Stream.zipRight`, which zips element-wise and would cut the retried stream to one element)
-  return Stream.unwrap(Effect.suspend(() => ++attempts > 1 ? Effect.as(retried, self) : Effect.succeed(self)))
+  return unwrap(Effect.suspend(() => ++attempts > 1 ? Effect.as(retried, self) : Effect.succeed(self)))
 }
 
 /**
@@ -436,9 +437,9 @@ export const trackStream = <R>(
       })
     )
   }
-  return Stream.unwrap(Effect.withFiberRuntime<Stream.Stream<ChatCompletionChunk, LlmError, R>>((fiber) => {
+  return unwrap(Effect.withFiberRuntime<Stream.Stream<ChatCompletionChunk, LlmError, R>>((fiber) => {
     if (!tracing(fiber)) return Effect.succeed(tracked(fiber, undefined))
-    const inSpan = Stream.unwrap(Effect.withFiberRuntime<Stream.Stream<ChatCompletionChunk, LlmError, R>>((inner) => {
+    const inSpan = unwrap(Effect.withFiberRuntime<Stream.Stream<ChatCompletionChunk, LlmError, R>>((inner) => {
       const span = Context.getOption(inner.getFiberRef(FiberRef.currentContext), Tracer.ParentSpan)
       return Effect.succeed(
         tracked(inner, Option.isSome(span) && span.value._tag === "Span" ? span.value : undefined)

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
+import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -17,7 +17,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as codec from "./internal/aliyun/codec.js"
-import { decodeChunks } from "./internal/chunkDecoder.js"
+import * as chunks from "./internal/chunkDecoder.js"
+import { unwrap } from "./internal/stream.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
 /**
@@ -171,17 +172,15 @@ export const make = (
         ))
 
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
-      Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
+      unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
         const built = codec.chatBody(NAME, request, true)
         if (Either.isLeft(built)) return Stream.fail(built.left)
         const { body, multimodal } = built.right
         const state = new codec.StreamState(NAME, request.model, Math.floor(now / 1000))
-        return transport.stream(
+        return transport.decodeStream(
           { method: "POST", url: multimodal ? multimodalUrl : textUrl, headers: streamHeaders, body },
-          { model: request.model }
-        ).pipe(
-          Sse.decode,
-          decodeChunks(state, (event: Sse.Event) => codec.streamEvent(classify, state, event))
+          { model: request.model },
+          chunks.sse(state, chunks.single((event) => codec.streamEvent(classify, state, event)))
         )
       }))
 

@@ -29,15 +29,7 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, LlmError } from "@llm-api-router/core"
-import {
-  type Http,
-  HttpTransport,
-  InvalidRequestError,
-  LlmProvider,
-  type Retry,
-  Sse,
-  StreamDecoder
-} from "@llm-api-router/core"
+import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -47,8 +39,10 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import * as codec from "./internal/anthropic/codec.js"
+import * as chunks from "./internal/chunkDecoder.js"
+import { unwrap } from "./internal/stream.js"
 import { timeouts } from "./OpenAiCompatible.js"
 
 /**
@@ -183,33 +177,21 @@ export const make = (
         ))
 
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
-      Stream.unwrap(Effect.gen(function*() {
+      unwrap(Effect.gen(function*() {
         const { body, structured } = yield* codec.chatBody(bodyOptions, request, true)
         const now = yield* Clock.currentTimeMillis
         const state = new codec.StreamState(NAME, request.model, Math.floor(now / 1000), structured)
-        return transport.stream(
+        return transport.decodeStream(
           { method: "POST", url, headers: streamHeaders, body },
-          { model: request.model }
-        ).pipe(
-          Sse.decode,
-          // `message_stop` ends the stream even if the server keeps the connection open. (Not `state.stopped`: the
-          // events of a chunk pass here before any of them is handled.)
-          Stream.takeWhile((event) => event.event !== "message_stop" || ((state.stopEvent = true), false)),
-          StreamDecoder.decode<Sse.Event, ChatCompletionChunk, LlmError>(() => ({
-            step: (events, out) => {
-              for (const event of events) {
-                const error = state.event(event, out)
-                if (error !== undefined) return error
-              }
-              return undefined
-            },
-            end: (out) => {
-              const end = state.end()
-              if (Either.isLeft(end)) return end.left
-              for (const chunk of end.right) out.push(chunk)
+          { model: request.model },
+          chunks.sse(state, (event, out) => {
+            // `message_stop` ends the stream even if the server keeps the connection open.
+            if (event.event === "message_stop") {
+              state.stopEvent = true
               return undefined
             }
-          }))
+            return state.event(event, out)
+          }, { done: () => state.stopEvent })
         )
       }))
 

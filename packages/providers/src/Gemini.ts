@@ -25,8 +25,7 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry, Sse } from "@llm-api-router/core"
-import { StreamDecoder } from "@llm-api-router/core"
+import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -36,8 +35,10 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
+import * as chunks from "./internal/chunkDecoder.js"
 import * as codec from "./internal/gemini/codec.js"
+import { unwrap } from "./internal/stream.js"
 import { timeouts } from "./OpenAiCompatible.js"
 
 /**
@@ -221,50 +222,29 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
       })
 
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
-      Stream.unwrap(Effect.gen(function*() {
+      unwrap(Effect.gen(function*() {
         const body = yield* codec.chatBody(name, request, requestOptions)
         const now = yield* Clock.currentTimeMillis
         const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
         const tail = new Tail()
-        return transport.stream(
+        const single = chunks.single((data: string) => codec.streamPayload(classify, state, data))
+        return transport.decodeStream(
           {
             method: "POST",
             url: `${url(request.model, "streamGenerateContent")}?alt=sse`,
             headers: streamHeaders,
             body
           },
-          { model: request.model }
-        ).pipe(
-          Stream.mapChunks((pieces) => {
-            for (const piece of pieces) tail.push(piece)
-            return pieces
-          }),
-          Sse.decode,
-          StreamDecoder.decode<Sse.Event, ChatCompletionChunk, LlmError>(() => ({
-            step: (events, out) => {
-              for (const event of events) {
-                const result = codec.streamPayload(classify, state, event.data)
-                if (Either.isLeft(result)) return result.left
-                if (result.right !== undefined) out.push(result.right)
-              }
-              return undefined
-            },
-            end: (out) => {
-              // Google may end a failed stream with a bare JSON error body, outside any SSE event.
-              if (!state.complete) {
-                const rest = codec.unframedTail(tail.text())
-                if (rest !== undefined) {
-                  const result = codec.streamPayload(classify, state, rest)
-                  if (Either.isLeft(result)) return result.left
-                  if (result.right !== undefined) out.push(result.right)
-                }
-              }
-              const end = state.end()
-              if (Either.isLeft(end)) return end.left
-              for (const chunk of end.right) out.push(chunk)
-              return undefined
+          { model: request.model },
+          chunks.sse(state, (event, out) => single(event.data, out), {
+            onBytes: (bytes) => tail.push(bytes),
+            // Google may end a failed stream with a bare JSON error body, outside any SSE event.
+            beforeEnd: (out) => {
+              if (state.complete) return undefined
+              const rest = codec.unframedTail(tail.text())
+              return rest === undefined ? undefined : single(rest, out)
             }
-          }))
+          })
         )
       }))
 

@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, Ndjson, type Retry } from "@llm-api-router/core"
+import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -20,8 +20,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { decodeChunks } from "./internal/chunkDecoder.js"
+import * as chunks from "./internal/chunkDecoder.js"
 import * as codec from "./internal/ollama/codec.js"
+import { unwrap } from "./internal/stream.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
 /**
@@ -173,16 +174,14 @@ export const make = (
       })
 
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
-      Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
+      unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
         const body = codec.chatBody(name, request, true, knobs)
         if (Either.isLeft(body)) return Stream.fail(body.left)
         const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
-        return transport.stream(
+        return transport.decodeStream(
           { method: "POST", url: chatUrl, headers: streamHeaders, body: body.right },
-          { model: request.model }
-        ).pipe(
-          Ndjson.decode,
-          decodeChunks(state, (line: string) => state.line(line))
+          { model: request.model },
+          chunks.ndjson(state, chunks.single((line) => state.line(line)))
         )
       }))
 

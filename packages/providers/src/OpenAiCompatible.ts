@@ -6,26 +6,19 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import {
-  type Http,
-  HttpTransport,
-  InvalidRequestError,
-  LlmProvider,
-  type Retry,
-  Sse,
-  StreamDecoder
-} from "@llm-api-router/core"
+import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
+import * as chunks from "./internal/chunkDecoder.js"
 import * as codec from "./internal/openai/codec.js"
+import { unwrap } from "./internal/stream.js"
 
 /**
  * @since 0.1.0
@@ -221,44 +214,19 @@ export const makeDialect = (
       )
 
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
-      Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
+      unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
         const state = new codec.StreamState(name, request.model, Math.floor(now / 1000), streamHooks)
         const body = chatBody(request, true)
-        const bytes = perRequest === undefined
-          ? transport.stream({ method: "POST", url: chatUrl, headers: streamHeaders, body }, { model: request.model })
-          : Stream.unwrap(Effect.map(perRequest, (extra) =>
-            transport.stream(
-              { method: "POST", url: chatUrl, headers: { ...streamHeaders, ...extra }, body },
-              { model: request.model }
-            )))
-        // SSE framing, `[DONE]` and chunk decoding in one stage: one pass over each read of the socket.
-        return StreamDecoder.decode<Uint8Array, ChatCompletionChunk, LlmError>(() => {
-          const events = Sse.makeDecoder()
-          return {
-            step: (input, out) => {
-              for (const bytes of input) {
-                for (const event of events.push(bytes)) {
-                  // `[DONE]` ends the stream even if the server keeps the connection open.
-                  if (event.data === "[DONE]") {
-                    state.done = true
-                    return undefined
-                  }
-                  const result = codec.streamEvent(classify, state, event)
-                  if (Either.isLeft(result)) return result.left
-                  if (result.right !== undefined) out.push(result.right)
-                }
-              }
-              return undefined
-            },
-            end: (out) => {
-              const result = state.end()
-              if (Either.isLeft(result)) return result.left
-              for (const chunk of result.right) out.push(chunk)
-              return undefined
-            },
-            done: () => state.done
-          }
-        })(bytes)
+        // SSE framing, `[DONE]` and chunk decoding in one step: one pass over each read of the socket.
+        // `[DONE]` ends the stream even if the server keeps the connection open.
+        const decoder = chunks.sse(state, chunks.single((event) => codec.streamEvent(classify, state, event)), {
+          done: () => state.done
+        })
+        const send = (headers: Readonly<Record<string, string>>) =>
+          transport.decodeStream({ method: "POST", url: chatUrl, headers, body }, { model: request.model }, decoder)
+        return perRequest === undefined
+          ? send(streamHeaders)
+          : unwrap(Effect.map(perRequest, (extra) => send({ ...streamHeaders, ...extra })))
       }))
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>

@@ -1,15 +1,15 @@
 /**
- * How every provider's stream turns wire events (SSE events, NDJSON lines) into our chunks: its
- * per-call state decodes one event at a time, and says at the end whether the stream was complete.
- * Built on core's `StreamDecoder`, so that chunks decoded before a failing event are delivered and
- * the connection is closed at once, whatever the server does next.
+ * How every provider's stream turns the bytes of a response into our chunks: a framer (SSE events, NDJSON lines)
+ * splits each read of the socket, the per-call state decodes one framed item at a time, and says at the end whether
+ * the stream was complete. The result is a core `StreamDecoder.Decoder` over bytes, which `HttpTransport`
+ * runs in the stage that reads the socket: chunks decoded before a failing item are delivered, and the connection
+ * is closed at once, whatever the server does next.
  *
  * @internal
  */
-import type { ChatCompletionChunk, LlmError } from "@llm-api-router/core"
-import { StreamDecoder } from "@llm-api-router/core"
+import type { ChatCompletionChunk, LlmError, StreamDecoder } from "@llm-api-router/core"
+import { Ndjson, Sse } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import type * as Stream from "effect/Stream"
 
 /** A provider's per-call stream state. */
 export interface ChunkState {
@@ -17,24 +17,82 @@ export interface ChunkState {
   readonly end: () => Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError>
 }
 
-/** Decodes wire events with `event`, finishing with `state.end()`. */
-export const decodeChunks = <A>(
+/** Decodes one framed item, appending what it completes to `out`; returns an error to fail the stream. */
+export type Item<F> = (item: F, out: Array<ChatCompletionChunk>) => LlmError | undefined
+
+/** An `Item` from a decoder that returns one chunk, nothing, or an error. */
+export const single =
+  <F>(decode: (item: F) => Either.Either<ChatCompletionChunk | undefined, LlmError>): Item<F> => (item, out) => {
+    const result = decode(item)
+    if (Either.isLeft(result)) return result.left
+    if (result.right !== undefined) out.push(result.right)
+    return undefined
+  }
+
+export interface Options {
+  /** `true` once the stream has reached its end marker: the rest of the body is not read. */
+  readonly done?: (() => boolean) | undefined
+  /** Sees every read of the socket, before it is framed. */
+  readonly onBytes?: ((bytes: Uint8Array) => void) | undefined
+  /** Runs at the end of the body, before `state.end()`. */
+  readonly beforeEnd?: ((out: Array<ChatCompletionChunk>) => LlmError | undefined) | undefined
+}
+
+interface Framer<F> {
+  readonly push: (bytes: Uint8Array) => Array<F>
+  readonly end: () => Array<F>
+}
+
+const framed = <F>(makeFramer: () => Framer<F>) =>
+(
   state: ChunkState,
-  event: (input: A) => Either.Either<ChatCompletionChunk | undefined, LlmError>
-): <E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<ChatCompletionChunk, E | LlmError, R> =>
-  StreamDecoder.decode<A, ChatCompletionChunk, LlmError>(() => ({
+  item: Item<F>,
+  options: Options = {}
+) =>
+(): StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> => {
+  const framer = makeFramer()
+  const { beforeEnd, done, onBytes } = options
+  const each = (items: Array<F>, out: Array<ChatCompletionChunk>): LlmError | undefined => {
+    for (let i = 0; i < items.length; i++) {
+      const error = item(items[i]!, out)
+      if (error !== undefined) return error
+      // items after the end marker are not read
+      if (done !== undefined && done()) return undefined
+    }
+    return undefined
+  }
+  return {
     step: (input, out) => {
-      for (const item of input) {
-        const result = event(item)
-        if (Either.isLeft(result)) return result.left
-        if (result.right !== undefined) out.push(result.right)
+      for (const bytes of input) {
+        if (onBytes !== undefined) onBytes(bytes)
+        const error = each(framer.push(bytes), out)
+        if (error !== undefined) return error
+        if (done !== undefined && done()) return undefined
       }
       return undefined
     },
     end: (out) => {
+      const error = each(framer.end(), out) ?? beforeEnd?.(out)
+      if (error !== undefined) return error
       const result = state.end()
       if (Either.isLeft(result)) return result.left
       for (const chunk of result.right) out.push(chunk)
       return undefined
-    }
-  }))
+    },
+    done
+  }
+}
+
+/** Server-sent events, each decoded by `item`. */
+export const sse: (
+  state: ChunkState,
+  item: Item<Sse.Event>,
+  options?: Options
+) => () => StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> = framed(Sse.makeDecoder)
+
+/** Newline-delimited JSON, each non-blank line decoded by `item`. */
+export const ndjson: (
+  state: ChunkState,
+  item: Item<string>,
+  options?: Options
+) => () => StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> = framed(Ndjson.makeDecoder)
