@@ -227,11 +227,15 @@ export const make = (options: MakeOptions): Service => {
       if (Either.isLeft(checked)) return Stream.fail(checked.left)
       const resolved = checked.right
       const call: Telemetry.CallInfo = { provider: info.name, model: resolved.model, operation: "stream" }
+      // The retry asks the telemetry stage whether a chunk went out, rather than watching the chunks in a stage of its
+      // own: one stage per batch instead of two.
+      let emitted = false
       return Telemetry.trackStream(
         call,
         Telemetry.trackStreamAttempts(call, options.stream(resolved)).pipe(
-          Retry.retryStream(options.retry, { provider: info.name, model: resolved.model })
-        )
+          Retry.retryStream(options.retry, { provider: info.name, model: resolved.model }, { emitted: () => emitted })
+        ),
+        { onFirstChunk: () => (emitted = true) }
       )
     })
 

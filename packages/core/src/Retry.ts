@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import { unwrap } from "./internal/stream.js"
 import { isRetryable, type LlmError, RetryExhausted } from "./LlmError.js"
 
 /**
@@ -229,26 +230,36 @@ export const retry = (
  */
 export const retryStream = (
   option: RetryOption | undefined,
-  context: RetryContext
+  context: RetryContext,
+  options?: {
+    /**
+     * Says whether the stream has emitted an element, when a stage around it already watches (see
+     * `Telemetry.trackStream`'s `onFirstChunk`): then this adds no stage of its own. It must be fresh per run.
+     */
+    readonly emitted?: (() => boolean) | undefined
+  }
 ) =>
 <A, R>(self: Stream.Stream<A, LlmError, R>): Stream.Stream<A, LlmError, R> => {
   const resolved = resolve(option)
   if (resolved === undefined) return self
+  const given = options?.emitted
   return Stream.suspend(() => {
     let attempts = 0
-    let emitted = false
+    let seen = false
+    const emitted = given ?? (() => seen)
     // built on the first failure only (see `retry`)
     let driver: Schedule.ScheduleDriver<unknown, LlmError, never> | undefined = undefined
-    const attempt = Stream.suspend(() => {
+    const run = Stream.suspend(() => {
       attempts++
       return self
-    }).pipe(Stream.mapChunks((chunk) => {
-      if (!emitted && chunk.length > 0) emitted = true
+    })
+    const attempt = given !== undefined ? run : run.pipe(Stream.mapChunks((chunk) => {
+      if (!seen && chunk.length > 0) seen = true
       return chunk
     }))
-    // One `catchAll` per attempt: a stream that runs through pays for it and the `mapChunks` above, per chunk.
+    // One `catchAll` per attempt: a stream that runs through pays for it (and the `mapChunks` above), per chunk.
     const loop: Stream.Stream<A, LlmError, R> = Stream.catchAll(attempt, (error) => {
-      if (emitted) return Stream.fail(error)
+      if (emitted()) return Stream.fail(error)
       const next = Effect.flatMap(
         driver === undefined ? Schedule.driver(resolved.policy) : Effect.succeed(driver),
         (current) => {
@@ -256,7 +267,7 @@ export const retryStream = (
           return current.next(error)
         }
       )
-      return Stream.unwrap(Effect.matchEffect(next, {
+      return unwrap(Effect.matchEffect(next, {
         onFailure: () => Effect.fail(finalError(error, attempts, resolved, context)),
         onSuccess: () => Effect.succeed(loop)
       }))

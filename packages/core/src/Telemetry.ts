@@ -403,8 +403,13 @@ export const trackCall = <A extends ChatCompletion | EmbeddingResponse, R>(
  */
 export const trackStream = <R>(
   call: CallInfo,
-  self: Stream.Stream<ChatCompletionChunk, LlmError, R>
+  self: Stream.Stream<ChatCompletionChunk, LlmError, R>,
+  options?: {
+    /** Called in the stage that watches the chunks, at the first one of each run (see `Retry.retryStream`). */
+    readonly onFirstChunk?: (() => void) | undefined
+  }
 ): Stream.Stream<ChatCompletionChunk, LlmError, R> => {
+  const onFirstChunk = options?.onFirstChunk
   const metrics = metricsOf(call)
   const tracked = (
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -420,6 +425,7 @@ export const trackStream = <R>(
           if (first) {
             first = false
             recorder.firstChunk()
+            if (onFirstChunk !== undefined) onFirstChunk()
           }
           if (chunk.usage != null) {
             annotated = true
