@@ -20,6 +20,7 @@ import {
   EmbeddingRequest,
   type EmbeddingResponse
 } from "./Domain.js"
+import { isPlainChatRequest } from "./internal/requestCheck.js"
 import { unwrap } from "./internal/stream.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
 import * as Retry from "./Retry.js"
@@ -178,9 +179,14 @@ const checkChat = (
   request: unknown,
   streaming: boolean
 ): Either.Either<ResolvedChatRequest, LlmError> => {
-  const decoded = decodeChatRequest(request)
-  if (Either.isLeft(decoded)) return Either.left(invalidRequest(info.name, decoded.left))
-  const value = decoded.right
+  let value: ChatCompletionRequest
+  if (isPlainChatRequest(request)) {
+    value = request
+  } else {
+    const decoded = decodeChatRequest(request)
+    if (Either.isLeft(decoded)) return Either.left(invalidRequest(info.name, decoded.left))
+    value = decoded.right
+  }
   const model = value.model ?? info.defaultModel
   if (model === undefined) return Either.left(missingModel(info))
   const caps = info.capabilities
