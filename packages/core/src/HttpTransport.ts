@@ -238,6 +238,9 @@ const endOfStream: Effect.Effect<never, Option.Option<never>> = Effect.zipRight(
 // bytes queued from the socket before the body is paused until the consumer pulls
 const streamHighWaterMark = 64 * 1024
 
+// how long the rest of a body is read after the decoder has seen its end marker, before the request is aborted
+const drainGraceMillis = 5_000
+
 const withoutQuery = (url: string): string => {
   const query = url.indexOf("?")
   return query === -1 ? url : url.slice(0, query)
@@ -621,7 +624,11 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     firstByteTimer: ReturnType<typeof setTimeout> | undefined = undefined
     totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
     idleTimer: ReturnType<typeof setTimeout> | undefined = undefined
+    /** when the consumer started waiting (`performance.now()`), while it waits */
+    waitingSince = 0
     headersDone = false
+    /** the decoder has seen the body's end marker: what follows is read and dropped, so the socket can be reused */
+    draining = false
 
     constructor(call: Call) {
       this.call = call
@@ -650,6 +657,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
             }
             return true
           }
+          if (this.draining) return true
           this.queue.push(chunk)
           this.queued += chunk.length
           if (this.waitingBody !== undefined) this.wakeBody()
@@ -732,11 +740,22 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     wakeBody(): void {
       const waiting = this.waitingBody!
       this.waitingBody = undefined
-      if (this.idleTimer !== undefined) {
-        clearTimeout(this.idleTimer)
-        this.idleTimer = undefined
-      }
       waiting()
+    }
+
+    // One idle timer per body, not one per wait: it is armed when a wait begins and none is pending, and when it
+    // fires it fails the call only if the consumer has been waiting for the whole idle time; otherwise it re-arms
+    // itself for what is left, or lapses when nobody waits.
+    readonly onIdleTimer = (): void => {
+      this.idleTimer = undefined
+      if (this.waitingBody === undefined || idleMillis === undefined) return
+      const left = idleMillis - (performance.now() - this.waitingSince)
+      if (left > 0) {
+        this.idleTimer = setTimeout(this.onIdleTimer, left)
+        return
+      }
+      this.inFlight!.abort()
+      this.fail(timeoutError("idle", idleMessage!, this.call))
     }
 
     /** The pieces queued so far (resuming a paused body), or `undefined` when none are. */
@@ -768,18 +787,11 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     readonly wait: Effect.Effect<void> = Effect.async<void>((resume) => {
       this.waitingBody = () => resume(Effect.void)
       if (idleMillis !== undefined) {
-        this.idleTimer = setTimeout(() => {
-          this.idleTimer = undefined
-          this.inFlight!.abort()
-          this.fail(timeoutError("idle", idleMessage!, this.call))
-        }, idleMillis)
+        this.waitingSince = performance.now()
+        if (this.idleTimer === undefined) this.idleTimer = setTimeout(this.onIdleTimer, idleMillis)
       }
       return Effect.sync(() => {
         this.waitingBody = undefined
-        if (this.idleTimer !== undefined) {
-          clearTimeout(this.idleTimer)
-          this.idleTimer = undefined
-        }
       })
     })
 
@@ -800,6 +812,19 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
 
     close(): void {
       this.clearTimers()
+      if (this.draining && !this.ended && this.failure === undefined) {
+        // The answer is complete; the server's end of the body normally follows at once. Read it and drop it,
+        // so that the connection goes back to the pool, but give up on a server that keeps it open.
+        this.queue = []
+        if (this.paused) {
+          this.paused = false
+          this.inFlight!.resume()
+        }
+        this.totalTimer = setTimeout(() => this.inFlight!.abort(), drainGraceMillis)
+        // nothing waits for it: it must not keep the process alive
+        this.totalTimer.unref?.()
+        return
+      }
       this.inFlight?.abort()
     }
   }
@@ -836,7 +861,14 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
   ): Stream.Stream<B, LlmError> =>
     withBody(request, context, (body) => {
-      const { end, input } = StreamDecoder.steps(decoder())
+      const decoding = decoder()
+      const done = decoding.done
+      const { end, input } = StreamDecoder.steps(
+        done === undefined ? decoding : {
+          ...decoding,
+          done: () => done() && (body.draining = true)
+        }
+      )
       type Loop = Channel.Channel<Chunk.Chunk<B>, unknown, LlmError, unknown, void, unknown>
       const ended: Loop = Channel.zipRight(
         Channel.fromEffect(socketReturned),

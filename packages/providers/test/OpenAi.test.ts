@@ -543,6 +543,29 @@ describe("OpenAi: streams that go wrong", () => {
       assert.strictEqual(completion.choices[0]!.message.content, expectedFromWire(textChunks).content)
     }))
 
+  it.scopedLive("a stream that ends at [DONE] gives its connection back, though the server ends the body later", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      // the answer, then [DONE] 50 ms later, then the end of the body 50 ms after that
+      server.enqueue(
+        {
+          headers: { "content-type": "text/event-stream" },
+          chunks: [FakeOpenAi.sse(textChunks, { done: false }), "data: [DONE]\n\n"],
+          chunkDelay: 50
+        },
+        FakeOpenAi.jsonReply(loadJson("openai", "openai-text"))
+      )
+      const completion = yield* withProvider(server, {}, (llm) =>
+        ChatStream.toCompletion(llm.stream(hello)).pipe(
+          Effect.zipRight(Effect.sleep("200 millis")),
+          Effect.zipRight(llm.chat(hello))
+        ))
+      assert.strictEqual(completion.object, "chat.completion")
+      // the second call went over the first one's connection: the first body was read to its end, not aborted
+      assert.strictEqual(server.totalSockets(), 1)
+      assert.strictEqual(server.closedConnections(), 0)
+    }))
+
   it.scopedLive("a stream error status fails before any chunk, typed", () =>
     Effect.gen(function*() {
       const server = yield* FakeServer.make()
