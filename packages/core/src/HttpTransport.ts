@@ -839,14 +839,13 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       const call: Call = { model: context.model, status: undefined, requestId: undefined }
       const prepared = prepare(request, call)
       if ("_tag" in prepared) return Channel.fail(prepared)
-      return Channel.acquireUseRelease(
-        Effect.sync(() => {
-          const body = new BodyStream(call)
-          body.start(request, prepared)
-          return body
-        }),
-        (body) => Channel.zipRight(Channel.fromEffect(body.awaitHeaders), use(body)),
-        (body) => Effect.sync(() => body.close())
+      // The request starts here, and its finalizer is in place before the channel runs any effect that could be
+      // interrupted: a suspended channel is evaluated, and its `ensuring` registered, in one synchronous step.
+      const body = new BodyStream(call)
+      body.start(request, prepared)
+      return Channel.ensuringWith(
+        Channel.zipRight(Channel.fromEffect(body.awaitHeaders), use(body)),
+        () => Effect.sync(() => body.close())
       )
     }))
 

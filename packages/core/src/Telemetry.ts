@@ -340,18 +340,19 @@ const spanOptions = (call: CallInfo): Tracer.SpanOptions => ({
 
 /**
  * Counts the attempts of `self` (each run after the first is a retry) into {@link retries}. Put it inside a retry
- * policy: `trackAttempts(call, attempt).pipe(Retry.retry(…))`.
+ * policy: `trackAttempts(call, attempt).pipe(Retry.retry(…))`, and make one per call: the count belongs to the value.
  *
  * @since 0.1.0
  * @category tracking
  */
 export const trackAttempts = <A, E, R>(call: CallInfo, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  const retried = Metric.increment(Metric.tagged(retries, "provider", call.provider))
-  return Effect.suspend(() => {
-    let attempts = 0
-    return Effect.suspend(() => ++attempts > 1 ? Effect.zipRight(retried, self) : self)
-  }) as Effect.Effect<A, E, R>
+  // The count belongs to this value, not to a run of it: a retry policy runs the same value again.
+  let attempts = 0
+  return Effect.suspend(() => ++attempts > 1 ? Effect.zipRight(retried(call), self) : self)
 }
+
+const retried = (call: CallInfo): Effect.Effect<void> =>
+  Metric.increment(Metric.tagged(retries, "provider", call.provider))
 
 /**
  * The stream form of {@link trackAttempts}: every run of `self` after the first is a retry.
@@ -360,10 +361,10 @@ export const trackAttempts = <A, E, R>(call: CallInfo, self: Effect.Effect<A, E,
  * @category tracking
  */
 export const trackStreamAttempts = <A, E, R>(call: CallInfo, self: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> => {
-  const retried = Metric.increment(Metric.tagged(retries, "provider", call.provider))
   let attempts = 0
-  // (not `Stream.zipRight`, which zips element-wise and would cut the retried stream to one element)
-  return unwrap(Effect.suspend(() => ++attempts > 1 ? Effect.as(retried, self) : Effect.succeed(self)))
+  // The first run (nearly every run) is `self` as it is; a retry counts itself first. (Not `Stream.zipRight`, which
+  // zips element-wise and would cut the retried stream to one element.)
+  return Stream.suspend(() => ++attempts > 1 ? unwrap(Effect.as(retried(call), self)) : self)
 }
 
 /**

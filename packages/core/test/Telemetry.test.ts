@@ -164,6 +164,29 @@ describe("Telemetry", () => {
       assert.strictEqual(latency.sum, 5000)
     }))
 
+  it.effect("a retried call and a retried stream count their retries", () =>
+    Effect.gen(function*() {
+      const down = () => new ProviderError({ provider: "tel-retry", message: "503", status: 503 })
+      const { provider } = yield* MockProvider.make([
+        MockProvider.fail(down()),
+        MockProvider.reply("ok"),
+        MockProvider.fail(down()),
+        MockProvider.fail(down()),
+        MockProvider.stream("ok")
+      ], { name: "tel-retry", retry: { initialDelay: "1 second", jitter: false } })
+      const retried = tagged(Telemetry.retries, { provider: "tel-retry" })
+      const chat = yield* Effect.fork(provider.chat(hi))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(chat)
+      assert.strictEqual((yield* Metric.value(retried)).count, 1)
+      const stream = yield* Effect.fork(Stream.runCollect(provider.stream(hi)))
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("2 seconds")
+      const chunks = yield* Fiber.join(stream)
+      assert.isAbove(chunks.length, 0)
+      assert.strictEqual((yield* Metric.value(retried)).count, 3)
+    }))
+
   it.effect("cache lookups are counted by provider and result", () =>
     Effect.gen(function*() {
       yield* Telemetry.recordCacheLookup("tel-cache", true)
