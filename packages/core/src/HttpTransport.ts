@@ -784,15 +784,14 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     }
 
     /** Waits until `ready`, for at most the idle timeout. */
+    // No canceler, which would cost an interruption handler on every wait: when the fiber is interrupted, the
+    // runtime marks this wait's callback as called, so a wake-up that comes later does nothing.
     readonly wait: Effect.Effect<void> = Effect.async<void>((resume) => {
       this.waitingBody = () => resume(Effect.void)
       if (idleMillis !== undefined) {
         this.waitingSince = performance.now()
         if (this.idleTimer === undefined) this.idleTimer = setTimeout(this.onIdleTimer, idleMillis)
       }
-      return Effect.sync(() => {
-        this.waitingBody = undefined
-      })
     })
 
     readonly awaitHeaders: Effect.Effect<void, LlmError> = Effect.suspend(() => {
@@ -812,6 +811,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
 
     close(): void {
       this.clearTimers()
+      this.waitingBody = undefined
       if (this.draining && !this.ended && this.failure === undefined) {
         // The answer is complete; the server's end of the body normally follows at once. Read it and drop it,
         // so that the connection goes back to the pool, but give up on a server that keeps it open.

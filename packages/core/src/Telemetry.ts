@@ -13,6 +13,9 @@
  *
  * Metrics are Effect `Metric`s: read them with `Metric.value`, or export them with `@effect/opentelemetry`.
  *
+ * Spans are made when a tracer is installed (`@effect/opentelemetry`, `Effect.withTracer`, the DevTools): under
+ * Effect's built-in tracer, whose spans are never exported, a call makes none and costs only its metrics.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
