@@ -4,6 +4,7 @@ import { OpenAi } from "@llm-api-router/providers"
 import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import { Redis } from "ioredis"
 import { execFile } from "node:child_process"
@@ -95,6 +96,24 @@ describe.skipIf(binary === undefined)("RedisCache (real redis-server)", () => {
       assert.strictEqual(stored.v, RedisCache.FORMAT_VERSION)
       yield* Effect.promise(() => client.quit())
     }).pipe(Effect.provide(cachedOpenAi("old:"))))
+
+  it.live("a Redis that does not answer within `timeout` is passed by: the call goes upstream, the failure counted", () =>
+    Effect.gen(function*() {
+      fake.reset()
+      fake.setHandler(FakeOpenAi.responder())
+      yield* LlmProvider.chat(ask("slow"))
+      assert.strictEqual(fake.requests.length, 1)
+      const failed = (yield* Metric.value(RedisCache.failures)).count
+      // every command waits 1.5 s: the cached answer is there, but not in time
+      const admin = new Redis(redis.url)
+      yield* Effect.promise(() => admin.call("CLIENT", "PAUSE", "1500", "ALL"))
+      const answer = yield* LlmProvider.chat(ask("slow"))
+      assert.strictEqual(answer.choices[0]!.message.content, "Echo: slow")
+      assert.strictEqual(fake.requests.length, 2)
+      assert.isAbove((yield* Metric.value(RedisCache.failures)).count, failed)
+      yield* Effect.promise(() => admin.call("CLIENT", "UNPAUSE"))
+      yield* Effect.promise(() => admin.quit())
+    }).pipe(Effect.provide(cachedOpenAi("slow:", { timeout: 100 }))))
 
   it.live("clear removes this prefix's keys only", () =>
     Effect.gen(function*() {
