@@ -8,7 +8,6 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import type { ChatCompletionRequest } from "../src/Domain.js"
 import {
   ContextLengthError,
@@ -22,6 +21,7 @@ import * as RateLimit from "../src/RateLimit.js"
 import * as Router from "../src/Router.js"
 import * as Telemetry from "../src/Telemetry.js"
 import { MockProvider } from "../src/testing.js"
+import { recordingTracer } from "./tracing.js"
 
 const hi: ChatCompletionRequest = { messages: [{ role: "user", content: "hi there" }] }
 
@@ -524,16 +524,7 @@ describe("Router", () => {
 
     it.scoped("spans carry the GenAI attributes and the router's member and attempt", () =>
       Effect.gen(function*() {
-        const base = yield* Effect.tracer
-        const spans: Array<Tracer.Span> = []
-        const tracer = Tracer.make({
-          span: (...args) => {
-            const span = base.span(...args)
-            spans.push(span)
-            return span
-          },
-          context: base.context
-        })
+        const { spans, tracer } = yield* recordingTracer
         const usage = { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 }
         const a = yield* mock("span-a", [MockProvider.fail(down("span-a"))])
         const b = yield* mock("span-b", [MockProvider.reply({ content: "ok", usage })])

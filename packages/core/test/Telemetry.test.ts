@@ -5,29 +5,16 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 import type { ChatCompletionRequest } from "../src/Domain.js"
 import { ProviderError } from "../src/LlmError.js"
 import * as LlmProvider from "../src/LlmProvider.js"
 import * as Telemetry from "../src/Telemetry.js"
 import { MockProvider } from "../src/testing.js"
+import { recordingTracer } from "./tracing.js"
 
 const hi: ChatCompletionRequest = { messages: [{ role: "user", content: "hi there" }] }
 const usage = { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 }
-
-/** A tracer that keeps every span it makes (over the built-in one). */
-const recording = Effect.map(Effect.tracer, (base) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = base.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: base.context
-  })
-  return { spans, tracer }
-})
 
 const tagged = <Type, In, Out>(
   metric: Metric.Metric<Type, In, Out>,
@@ -69,7 +56,7 @@ const spanInside = (name: string) => {
 describe("Telemetry", () => {
   it.scoped("a stream's span carries the response model, id and usage; the stream records its tokens", () =>
     Effect.gen(function*() {
-      const { spans, tracer } = yield* recording
+      const { spans, tracer } = yield* recordingTracer
       const { provider } = yield* MockProvider.make([MockProvider.stream("one two three", { usage })], {
         name: "tel-stream"
       })
@@ -99,7 +86,7 @@ describe("Telemetry", () => {
 
   it.effect("under a tracer, a provider's code runs inside the call's span", () =>
     Effect.gen(function*() {
-      const { tracer } = yield* recording
+      const { tracer } = yield* recordingTracer
       const { provider, seen } = spanInside("tel-inside")
       yield* provider.chat(hi).pipe(Effect.withSpan("caller"), Effect.withTracer(tracer))
       const span = seen()
