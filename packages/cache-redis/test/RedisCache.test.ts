@@ -115,6 +115,20 @@ describe.skipIf(binary === undefined)("RedisCache (real redis-server)", () => {
       yield* Effect.promise(() => admin.quit())
     }).pipe(Effect.provide(cachedOpenAi("slow:", { timeout: 100 }))))
 
+  it.live("embeddings are stored and served like chat answers", () =>
+    Effect.gen(function*() {
+      fake.reset()
+      fake.setHandler(FakeOpenAi.responder())
+      const request = { model: "text-embedding-3-small", input: ["a", "b"], dimensions: 4 }
+      const first = yield* LlmProvider.embed(request)
+      const second = yield* LlmProvider.embed(request)
+      assert.deepStrictEqual(second, first)
+      assert.strictEqual(first.data.length, 2)
+      assert.strictEqual(fake.requests.length, 1)
+      const stats = yield* ResponseCache.stats
+      assert.deepStrictEqual([stats.hits, stats.misses, stats.size], [1, 1, 1])
+    }).pipe(Effect.provide(cachedOpenAi("embed:"))))
+
   it.live("clear removes this prefix's keys only", () =>
     Effect.gen(function*() {
       fake.reset()

@@ -28,7 +28,7 @@
  * - failures, interrupted or failed streams, and answers cut by `length` (unless `cacheLength`) are never stored;
  * - a completed stream is stored as its chunks and replayed chunk for chunk; a stream may be served from a
  *   completion and a completion from a stream; a stream that misses reaches its caller as it arrives;
- * - embeddings are not cached.
+ * - embeddings are cached too, under keys of their own (the request with its model resolved, `user` left out).
  *
  * @since 0.1.0
  */
@@ -49,7 +49,13 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as ChatStream from "./ChatStream.js"
-import { ChatCompletion, ChatCompletionChunk, type ChatCompletionRequest } from "./Domain.js"
+import {
+  ChatCompletion,
+  ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type EmbeddingRequest,
+  EmbeddingResponse
+} from "./Domain.js"
 import * as internal from "./internal/responseCache.js"
 import type { LlmError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
@@ -60,14 +66,16 @@ import * as Telemetry from "./Telemetry.js"
 // ---------------------------------------------------------------------------------------------
 
 /**
- * What a cache holds for one request: the completion of a `chat` call, or the chunks of a completed `stream`.
+ * What a cache holds for one request: the completion of a `chat` call, the chunks of a completed `stream`, or the
+ * response of an `embed` call.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const Entry = Schema.Union(
   Schema.TaggedStruct("Completion", { completion: ChatCompletion }),
-  Schema.TaggedStruct("Chunks", { chunks: Schema.Array(ChatCompletionChunk) })
+  Schema.TaggedStruct("Chunks", { chunks: Schema.Array(ChatCompletionChunk) }),
+  Schema.TaggedStruct("Embeddings", { response: EmbeddingResponse })
 )
 
 /**
@@ -347,6 +355,15 @@ export interface Options {
 export const key = (info: LlmProvider.ProviderInfo, request: ChatCompletionRequest): string =>
   internal.requestKey(info.name, info.baseUrl, request, request.model ?? info.defaultModel)
 
+/**
+ * The cache key of an embeddings request for a provider: a hex SHA-256, apart from every chat key.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const embeddingKey = (info: LlmProvider.ProviderInfo, request: EmbeddingRequest): string =>
+  internal.embeddingKey(info.name, info.baseUrl, request, request.model ?? info.defaultModel)
+
 type Outcome =
   | { readonly _tag: "Done"; readonly entry: Entry }
   | { readonly _tag: "Failed"; readonly error: LlmError }
@@ -359,19 +376,42 @@ type Claim =
 const abandoned: Outcome = { _tag: "Abandoned" }
 
 const hasLength = (entry: Entry): boolean => {
-  if (entry._tag === "Completion") return entry.completion.choices.some((c) => c.finish_reason === "length")
-  return entry.chunks.some((chunk) => chunk.choices.some((c) => c.finish_reason === "length"))
+  switch (entry._tag) {
+    case "Completion":
+      return entry.completion.choices.some((c) => c.finish_reason === "length")
+    case "Chunks":
+      return entry.chunks.some((chunk) => chunk.choices.some((c) => c.finish_reason === "length"))
+    case "Embeddings":
+      return false
+  }
+}
+
+// Chat and embeddings keys are apart (see `embeddingKey`): a chat key holding embeddings, or the reverse, is a bug.
+const mismatch = (entry: Entry): never => {
+  throw new Error(`a response cache entry of the wrong kind for its key: ${entry._tag}`)
 }
 
 const entryToCompletion = (entry: Entry): ChatCompletion => {
   if (entry._tag === "Completion") return entry.completion
+  if (entry._tag === "Embeddings") return mismatch(entry)
   const accumulator = ChatStream.makeAccumulator()
   for (const chunk of entry.chunks) accumulator.push(chunk)
   return accumulator.result()
 }
 
-const entryToChunks = (entry: Entry): ReadonlyArray<ChatCompletionChunk> =>
-  entry._tag === "Chunks" ? entry.chunks : internal.completionToChunks(entry.completion)
+const entryToChunks = (entry: Entry): ReadonlyArray<ChatCompletionChunk> => {
+  switch (entry._tag) {
+    case "Chunks":
+      return entry.chunks
+    case "Completion":
+      return internal.completionToChunks(entry.completion)
+    case "Embeddings":
+      return mismatch(entry)
+  }
+}
+
+const entryToEmbeddings = (entry: Entry): EmbeddingResponse =>
+  entry._tag === "Embeddings" ? entry.response : mismatch(entry)
 
 const exitOutcome = <A>(exit: Exit.Exit<A, LlmError>, entry: () => Entry | undefined): Outcome => {
   if (Exit.isSuccess(exit)) {
@@ -500,7 +540,26 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
       )
     }))
 
-  return { info, chat, stream, embed: provider.embed }
+  const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
+    Effect.flatMap(FiberRef.get(currentOptions), (call) => {
+      if (call.skip) return provider.embed(request)
+      const k = embeddingKey(info, request)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(claim(k)), (claimed) => {
+          if (claimed._tag === "Hit") return Effect.sync(() => entryToEmbeddings(claimed.entry))
+          let entry: Entry | undefined
+          return restore(provider.embed(request)).pipe(
+            Effect.tap((response) => {
+              entry = { _tag: "Embeddings", response }
+              return store.set(k, entry, call.ttl)
+            }),
+            Effect.onExit((exit) => claimed.end(exitOutcome(exit, () => entry)))
+          )
+        })
+      )
+    })
+
+  return { info, chat, stream, embed }
 }
 
 /**

@@ -29,6 +29,17 @@ const echo: MockProvider.Script = (call) =>
 
 const upstreamCalls = Effect.map(MockProvider.calls, (calls) => calls.length)
 
+// One vector per input, each telling its input and the requested dimensions apart.
+const withEmbeddings: MockProvider.Script = (call) =>
+  call.method === "embed"
+    ? MockProvider.embeddings(
+      (typeof call.request.input === "string" ? [call.request.input] : call.request.input).map((text) => [
+        text.length,
+        call.request.dimensions ?? 0
+      ])
+    )
+    : echo(call)
+
 describe("ResponseCache.key", () => {
   const info: LlmProvider.ProviderInfo = {
     name: "p",
@@ -63,6 +74,32 @@ describe("ResponseCache.key", () => {
   })
 })
 
+describe("ResponseCache.embeddingKey", () => {
+  const info: LlmProvider.ProviderInfo = {
+    name: "p",
+    defaultModel: "m",
+    capabilities: { streaming: true, tools: true, embeddings: true, vision: true, jsonSchema: true }
+  }
+  it("ignores key order and user, resolves the model, changes with what changes the vectors", () => {
+    const base = { input: ["x", "y"] }
+    assert.strictEqual(
+      ResponseCache.embeddingKey(info, base),
+      ResponseCache.embeddingKey(info, { user: "u-1", model: "m", input: ["x", "y"] })
+    )
+    const keys = [
+      ResponseCache.embeddingKey(info, base),
+      ResponseCache.embeddingKey(info, { input: ["y", "x"] }),
+      ResponseCache.embeddingKey(info, { ...base, dimensions: 8 }),
+      ResponseCache.embeddingKey(info, { ...base, model: "other" }),
+      ResponseCache.embeddingKey({ ...info, name: "q" }, base),
+      // never the key of a chat request
+      ResponseCache.key(info, { messages: [{ role: "user", content: "x" }] }),
+      ResponseCache.embeddingKey(info, { input: "x" })
+    ]
+    assert.strictEqual(new Set(keys).size, keys.length)
+  })
+})
+
 describe("ResponseCache (memory)", () => {
   it.effect("a repeated request is served from the cache, and stats count it", () =>
     Effect.gen(function*() {
@@ -75,6 +112,33 @@ describe("ResponseCache (memory)", () => {
       yield* ResponseCache.clear
       assert.deepStrictEqual(yield* ResponseCache.stats, { ...stats, size: 0, hits: 0, misses: 0, hitRate: 0 })
     }).pipe(Effect.provide(cachedMock(echo))))
+
+  it.effect("embeddings are cached under keys of their own; skip and other options go upstream", () =>
+    Effect.gen(function*() {
+      const first = yield* LlmProvider.embed({ input: ["a", "b"] })
+      const second = yield* LlmProvider.embed({ input: ["a", "b"] })
+      assert.deepStrictEqual(second, first)
+      assert.strictEqual(yield* upstreamCalls, 1)
+      yield* LlmProvider.embed({ input: ["a", "b"], dimensions: 2 })
+      yield* LlmProvider.embed({ input: ["a", "b"] }).pipe(ResponseCache.skip)
+      assert.strictEqual(yield* upstreamCalls, 3)
+      // a chat request is not served from an embeddings entry, nor the reverse
+      yield* LlmProvider.chat(ask("a"))
+      assert.strictEqual(yield* upstreamCalls, 4)
+      const stats = yield* ResponseCache.stats
+      assert.deepStrictEqual([stats.hits, stats.size], [1, 3])
+    }).pipe(Effect.provide(cachedMock(withEmbeddings))))
+
+  it.effect("identical embeddings requests at once make one upstream call", () =>
+    Effect.gen(function*() {
+      const fibers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(LlmProvider.embed({ input: "same" })))
+      yield* TestClock.adjust("1 second")
+      const responses = yield* Effect.forEach(fibers, Fiber.join)
+      assert.strictEqual(yield* upstreamCalls, 1)
+      for (const response of responses) assert.deepStrictEqual(response, responses[0])
+    }).pipe(Effect.provide(cachedMock((call) =>
+      call.method === "embed" ? MockProvider.embeddings([[1, 2, 3]], { delay: "1 second" }) : echo(call)
+    ))))
 
   it.effect("hits and misses are counted in the Telemetry metrics too", () =>
     Effect.gen(function*() {

@@ -279,7 +279,9 @@ export class Client implements AsyncDisposable {
       return iterator.start().then(() => makeStream(iterator))
     }
     this.chat = { completions: { create } as Completions }
-    this.embeddings = { create: (params, options) => runner.run(LlmProvider.embed(params), options?.signal) }
+    this.embeddings = {
+      create: (params, options) => runner.run(withCacheOptions(LlmProvider.embed(params), options), options?.signal)
+    }
   }
 
   /**

@@ -99,6 +99,28 @@ describe("Client with a cache", () => {
     }
   })
 
+  it("embeddings are served from the cache too, and skip it on request", async () => {
+    const server = await FakeServer.start({ handler: FakeOpenAi.responder() })
+    try {
+      await using client = new Client({
+        provider: "openai",
+        apiKey: "sk",
+        baseUrl: server.url,
+        cache: { backend: "memory" }
+      })
+      const request = { model: "text-embedding-3-small", input: ["a", "b"], dimensions: 4 }
+      const first = await client.embeddings.create(request)
+      const second = await client.embeddings.create(request)
+      assert.deepStrictEqual(second, first)
+      assert.strictEqual(server.requests.length, 1)
+      await client.embeddings.create(request, { cache: false })
+      assert.strictEqual(server.requests.length, 2)
+      assert.strictEqual((await client.cacheStats()).hits, 1)
+    } finally {
+      await server.close()
+    }
+  })
+
   it("cache: { backend: \"redis\" } loads the optional package; with Redis down, calls go upstream and succeed", async () => {
     const server = await FakeServer.start({ handler: FakeOpenAi.responder() })
     try {

@@ -5,7 +5,13 @@
  * @internal
  */
 import { createHash } from "node:crypto"
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ToolCallDelta } from "../Domain.js"
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingRequest,
+  ToolCallDelta
+} from "../Domain.js"
 
 // Fields that never change the answer: how it is delivered, and who asked.
 const ignoredFields = new Set(["stream", "stream_options", "user", "metadata"])
@@ -98,6 +104,22 @@ export const requestKey = (
     .update(`v1\n${provider}\n${baseUrl ?? ""}\n`)
     .update(canonicalRequest(request, model))
     .digest("hex")
+
+/**
+ * The cache key of an embeddings request: as `requestKey`, in a namespace of its own (`user` does not count).
+ *
+ * @internal
+ */
+export const embeddingKey = (
+  provider: string,
+  baseUrl: string | undefined,
+  request: EmbeddingRequest,
+  model: string | undefined
+): string => {
+  const out: Array<string> = []
+  encodeObject({ ...request, model }, ignoredFields, out)
+  return createHash("sha256").update(`e1\n${provider}\n${baseUrl ?? ""}\n`).update(out.join("")).digest("hex")
+}
 
 /**
  * The chunks a stream of `completion` would have carried: per choice, one chunk with the whole message as its delta
