@@ -483,25 +483,37 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
       ? store.set(key, entry, call.ttl)
       : Effect.void
 
-  // Between a claim and the installation of what ends it, nothing may interrupt: waiters would wait forever.
+  // A call answered from `k` on a hit, else upstream and stored. Between a claim and the installation of what ends
+  // it, nothing may interrupt: waiters would wait forever.
+  const through = <A>(
+    k: string,
+    call: ResolvedCallOptions,
+    upstream: Effect.Effect<A, LlmError>,
+    fromEntry: (entry: Entry) => A,
+    toEntry: (a: A) => Entry
+  ): Effect.Effect<A, LlmError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(claim(k)), (claimed) => {
+        if (claimed._tag === "Hit") return Effect.sync(() => fromEntry(claimed.entry))
+        let entry: Entry | undefined
+        return restore(upstream).pipe(
+          Effect.tap((a) => {
+            entry = toEntry(a)
+            return storeIfAllowed(k, entry, call)
+          }),
+          Effect.onExit((exit) => claimed.end(exitOutcome(exit, () => entry)))
+        )
+      })
+    )
+
   const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
-    Effect.flatMap(FiberRef.get(currentOptions), (call) => {
-      if (call.skip) return provider.chat(request)
-      const k = key(info, request)
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(claim(k)), (claimed) => {
-          if (claimed._tag === "Hit") return Effect.succeed(entryToCompletion(claimed.entry))
-          let entry: Entry | undefined
-          return restore(provider.chat(request)).pipe(
-            Effect.tap((completion) => {
-              entry = { _tag: "Completion", completion }
-              return storeIfAllowed(k, entry, call)
-            }),
-            Effect.onExit((exit) => claimed.end(exitOutcome(exit, () => entry)))
-          )
-        })
-      )
-    })
+    Effect.flatMap(FiberRef.get(currentOptions), (call) =>
+      call.skip
+        ? provider.chat(request)
+        : through(key(info, request), call, provider.chat(request), entryToCompletion, (completion) => ({
+          _tag: "Completion",
+          completion
+        })))
 
   const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
     Stream.unwrapScoped(Effect.flatMap(FiberRef.get(currentOptions), (call) => {
@@ -541,23 +553,13 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
     }))
 
   const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
-    Effect.flatMap(FiberRef.get(currentOptions), (call) => {
-      if (call.skip) return provider.embed(request)
-      const k = embeddingKey(info, request)
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(claim(k)), (claimed) => {
-          if (claimed._tag === "Hit") return Effect.sync(() => entryToEmbeddings(claimed.entry))
-          let entry: Entry | undefined
-          return restore(provider.embed(request)).pipe(
-            Effect.tap((response) => {
-              entry = { _tag: "Embeddings", response }
-              return store.set(k, entry, call.ttl)
-            }),
-            Effect.onExit((exit) => claimed.end(exitOutcome(exit, () => entry)))
-          )
-        })
-      )
-    })
+    Effect.flatMap(FiberRef.get(currentOptions), (call) =>
+      call.skip
+        ? provider.embed(request)
+        : through(embeddingKey(info, request), call, provider.embed(request), entryToEmbeddings, (response) => ({
+          _tag: "Embeddings",
+          response
+        })))
 
   return { info, chat, stream, embed }
 }
