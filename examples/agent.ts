@@ -8,7 +8,7 @@
  *
  *   pnpm exec tsx --conditions=source examples/agent.ts
  */
-import type { ChatCompletion, ChatMessage, Tool } from "@llm-api-router/core"
+import type { ChatCompletion, ChatMessage, FunctionTool } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"
 import * as Backend from "./src/backend.js"
 
@@ -20,7 +20,7 @@ await using client = new Client({
   defaultModel: backend.model
 })
 
-const tools: Array<Tool> = [{
+const tools: Array<FunctionTool> = [{
   type: "function",
   function: {
     name: "get_weather",

@@ -8,7 +8,7 @@
  *
  *   pnpm demo
  */
-import type { ChatMessage, Tool } from "@llm-api-router/core"
+import type { ChatMessage, FunctionTool } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"
 import type { Handler } from "@llm-api-router/providers/FakeServer"
 import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
@@ -47,7 +47,7 @@ console.log(`\n${dim(`(${usage}; usage arrives as the last chunk)`)}`)
 
 // ---- 2. A tool call: the model asks, the program runs the tool, the model answers with its result.
 heading("Tool call")
-const getWeather: Tool = {
+const getWeather: FunctionTool = {
   type: "function",
   function: {
     name: "get_weather",

@@ -6,7 +6,7 @@
  *
  *   pnpm exec tsx --conditions=source examples/tools.ts
  */
-import type { ChatMessage, Tool } from "@llm-api-router/core"
+import type { ChatMessage, FunctionTool } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"
 import * as Backend from "./src/backend.js"
 
@@ -19,7 +19,7 @@ await using client = new Client({
 })
 
 // The tool's JSON Schema, exactly as in the `openai` package.
-const getWeather: Tool = {
+const getWeather: FunctionTool = {
   type: "function",
   function: {
     name: "get_weather",

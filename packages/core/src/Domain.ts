@@ -218,10 +218,14 @@ export const FunctionDefinition = Schema.Struct({
 })
 
 /**
+ * A tool offered to the model, in OpenAI's shape (`{ type: "function", function: { name, description,
+ * parameters } }`; OpenAI's `ChatCompletionFunctionTool`). The `Tool` and `Toolkit` modules build these from
+ * Schemas.
+ *
  * @since 0.1.0
  * @category schemas
  */
-export const Tool = Schema.Struct({
+export const FunctionTool = Schema.Struct({
   type: Schema.Literal("function"),
   function: FunctionDefinition
 })
@@ -230,7 +234,7 @@ export const Tool = Schema.Struct({
  * @since 0.1.0
  * @category models
  */
-export type Tool = typeof Tool.Type
+export type FunctionTool = typeof FunctionTool.Type
 
 /**
  * @since 0.1.0
@@ -311,7 +315,7 @@ export const ChatCompletionRequest = Schema.Struct({
   logprobs: Schema.optional(Schema.NullOr(Schema.Boolean)),
   top_logprobs: Schema.optional(Schema.NullOr(Schema.Int.pipe(Schema.between(0, 20)))),
   response_format: Schema.optional(ResponseFormat),
-  tools: Schema.optional(Schema.Array(Tool)),
+  tools: Schema.optional(Schema.Array(FunctionTool)),
   tool_choice: Schema.optional(ToolChoice),
   parallel_tool_calls: Schema.optional(Schema.Boolean),
   reasoning_effort: Schema.optional(Schema.NullOr(Schema.String)),

@@ -12,6 +12,7 @@ import type * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import { ChatCompletion } from "./Domain.js"
 
 const common = {
   provider: Schema.String,
@@ -173,6 +174,38 @@ export class RetryExhausted extends Schema.TaggedError<RetryExhausted>()("RetryE
 }) {}
 
 /**
+ * The answer does not decode by the Schema the caller asked for (`Structured.generate`): `text` is the raw
+ * answer (the forced tool's arguments in tool-forcing mode), `issue` the decode problem on one line, `completion`
+ * the completion that carried it. Not retried by default: `repair` sends the issue back to the model instead.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StructuredOutputError extends Schema.TaggedError<StructuredOutputError>()("StructuredOutputError", {
+  ...common,
+  text: Schema.String,
+  issue: Schema.String,
+  completion: ChatCompletion
+}) {}
+
+/**
+ * A tool run (`Toolkit.run` with `failureMode: "error"`) ended by a tool: `reason` says whether the model named a
+ * tool the toolkit lacks (`"UnknownTool"`), sent arguments that do not decode by its parameters Schema
+ * (`"InvalidArguments"`), or the handler failed (`"HandlerFailed"`, its error kept as `cause`) or returned a value
+ * its success Schema rejects (`"InvalidResult"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
+  ...common,
+  toolName: Schema.String,
+  toolCallId: Schema.String,
+  reason: Schema.Literal("UnknownTool", "InvalidArguments", "HandlerFailed", "InvalidResult"),
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
  * The union of every error the library reports, as a Schema (to persist or transmit errors).
  *
  * @since 0.1.0
@@ -191,7 +224,9 @@ export const LlmError = Schema.Union(
   NetworkError,
   ResponseDecodeError,
   UnsupportedFeatureError,
-  RetryExhausted
+  RetryExhausted,
+  StructuredOutputError,
+  ToolError
 )
 
 /**
@@ -215,7 +250,9 @@ const llmErrorTags: ReadonlySet<string> = new Set([
   "NetworkError",
   "ResponseDecodeError",
   "UnsupportedFeatureError",
-  "RetryExhausted"
+  "RetryExhausted",
+  "StructuredOutputError",
+  "ToolError"
 ])
 
 /**

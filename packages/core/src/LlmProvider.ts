@@ -38,8 +38,41 @@ export interface Capabilities {
   readonly tools: boolean
   readonly embeddings: boolean
   readonly vision: boolean
+  /** Whether a `response_format` of type `json_schema` is accepted. */
   readonly jsonSchema: boolean
+  /**
+   * How `Structured.generate` asks this provider for an answer in a Schema's shape (see
+   * {@link StructuredOutputMode}); when absent, {@link structuredOutputMode} derives it from `jsonSchema` and
+   * `tools`.
+   */
+  readonly structuredOutput?: StructuredOutputMode | undefined
 }
+
+/**
+ * How a provider is asked for structured output:
+ *
+ * - `"json-schema"`: natively, by a `response_format` of type `json_schema` (OpenAI `strict`, Gemini
+ *   `responseJsonSchema`, Ollama `format`, DashScope, OpenRouter);
+ * - `"tool"`: by forcing a call to one tool whose parameters are the schema, the answer being its arguments
+ *   (Anthropic, DeepSeek);
+ * - `"json-object"`: by JSON mode (`response_format: { type: "json_object" }`) with the schema in a system
+ *   message, for providers that can neither take a schema nor force a tool (Zhipu).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StructuredOutputMode = "json-schema" | "tool" | "json-object"
+
+/**
+ * The structured-output mode of a provider: `capabilities.structuredOutput` when given, otherwise
+ * `"json-schema"` when it takes JSON Schema response formats, `"tool"` when it has tools, else `"json-object"`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const structuredOutputMode = (capabilities: Capabilities): StructuredOutputMode =>
+  capabilities.structuredOutput ??
+    (capabilities.jsonSchema ? "json-schema" : capabilities.tools ? "tool" : "json-object")
 
 /**
  * @since 0.1.0
@@ -210,7 +243,16 @@ const checkChat = (
  * @category constructors
  */
 export const make = (options: MakeOptions): Service => {
-  const { info } = options
+  // The structured-output mode is always spelled out, so that `info.capabilities` is the table.
+  const info: ProviderInfo = options.info.capabilities.structuredOutput !== undefined
+    ? options.info
+    : {
+      ...options.info,
+      capabilities: {
+        ...options.info.capabilities,
+        structuredOutput: structuredOutputMode(options.info.capabilities)
+      }
+    }
   const embedImpl = options.embed
 
   const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>

@@ -760,7 +760,15 @@ const makeRouter = (
     tools: built.some((m) => m.service.info.capabilities.tools),
     embeddings: built.some((m) => m.service.info.capabilities.embeddings),
     vision: built.some((m) => m.service.info.capabilities.vision),
-    jsonSchema: built.some((m) => m.service.info.capabilities.jsonSchema)
+    jsonSchema: built.some((m) => m.service.info.capabilities.jsonSchema),
+    // A structured request is built once for every member: a JSON Schema format only when all take it, else a forced
+    // tool when all have tools.
+    structuredOutput:
+      built.every((m) => LlmProvider.structuredOutputMode(m.service.info.capabilities) === "json-schema")
+        ? "json-schema"
+        : built.every((m) => m.service.info.capabilities.tools)
+        ? "tool"
+        : "json-object"
   }
 
   const provider: LlmProvider.Service = {

@@ -109,7 +109,10 @@ const capabilities: LlmProvider.Capabilities = {
   tools: true,
   embeddings: false,
   vision: true,
-  jsonSchema: true
+  // The codec answers `response_format` through a forced tool; `Structured` forces its own tool, so that a repair
+  // goes back as that tool's result.
+  jsonSchema: true,
+  structuredOutput: "tool"
 }
 
 const configError = (param: string, message: string) =>

@@ -69,8 +69,15 @@ export const make = (
       name: "deepseek",
       baseUrl: options.baseUrl ?? defaultBaseUrl,
       defaultModel: options.defaultModel ?? defaultModel,
-      // No embeddings endpoint, text-only input on the chat models, `json_object` but no JSON Schema format.
-      capabilities: { embeddings: false, vision: false, jsonSchema: false, ...options.capabilities }
+      // No embeddings endpoint, text-only input on the chat models, `json_object` but no JSON Schema format: structured
+      // output goes through a forced tool.
+      capabilities: {
+        embeddings: false,
+        vision: false,
+        jsonSchema: false,
+        structuredOutput: "tool",
+        ...options.capabilities
+      }
     },
     {
       chatBody: dialect.chatBody(options.reasoningReplay ?? "toolCalls"),

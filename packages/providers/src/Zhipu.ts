@@ -108,8 +108,9 @@ export const make = (
         name: "zhipu",
         baseUrl: options.baseUrl ?? defaultBaseUrl,
         defaultModel: chatModel,
-        // JSON Schema output is not part of GLM's API (`response_format` takes text and json_object).
-        capabilities: { jsonSchema: false, ...options.capabilities }
+        // JSON Schema output is not part of GLM's API (`response_format` takes text and json_object), and a tool
+        // cannot be forced (`tool_choice` is "auto" only): structured output goes through JSON mode.
+        capabilities: { jsonSchema: false, structuredOutput: "json-object", ...options.capabilities }
       },
       {
         // The key still goes in as `apiKey` (so error texts are scrubbed of it); with JWT auth the per-request
