@@ -17,7 +17,7 @@ const binary = requireRedis()
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const child = fileURLToPath(new URL("./child.ts", import.meta.url))
 
-const runChild = (baseUrl: string, redisUrl: string, prefix: string) =>
+const runChild = (baseUrl: string, redisUrl: string, prefix: string, apiKey?: string) =>
   new Promise<
     {
       completion: { choices: Array<{ message: { content: string } }> }
@@ -27,7 +27,7 @@ const runChild = (baseUrl: string, redisUrl: string, prefix: string) =>
     (resolve, reject) =>
       execFile(
         process.execPath,
-        ["--conditions=source", "--import", "tsx", child, baseUrl, redisUrl, prefix],
+        ["--conditions=source", "--import", "tsx", child, baseUrl, redisUrl, prefix, ...(apiKey ? [apiKey] : [])],
         { cwd: root },
         (error, stdout, stderr) =>
           error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))
@@ -70,6 +70,23 @@ describe.skipIf(binary === undefined)("RedisCache (real redis-server)", () => {
       misses: 1,
       hitRate: 0.5
     })
+  }, 60_000)
+
+  it("processes with another API key are not served the entry; a process with the same key is", async () => {
+    fake.reset()
+    fake.setHandler(FakeOpenAi.responder())
+    const first = await runChild(fake.url, redis.url, "keys:", "sk-tenant-a")
+    await runChild(fake.url, redis.url, "keys:", "sk-tenant-b")
+    assert.strictEqual(fake.requests.length, 2)
+    const again = await runChild(fake.url, redis.url, "keys:", "sk-tenant-a")
+    assert.strictEqual(fake.requests.length, 2)
+    assert.deepStrictEqual(again.completion, first.completion)
+    // the stored keys are hashes: no API key in them
+    const admin = new Redis(redis.url)
+    const keys = await admin.keys("keys:*")
+    await admin.quit()
+    assert.strictEqual(keys.filter((k) => k.startsWith("keys:e:")).length, 2)
+    for (const k of keys) assert.notInclude(k, "tenant")
   }, 60_000)
 
   it("processes missing the same key at once make one upstream call", async () => {

@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { RedisCache } from "../src/index.js"
 
-const [baseUrl, redisUrl, prefix] = process.argv.slice(2) as [string, string, string]
+const [baseUrl, redisUrl, prefix, apiKey = "sk-test"] = process.argv.slice(2) as [string, string, string, string?]
 
 const program = Effect.gen(function*() {
   const completion = yield* LlmProvider.chat({ messages: [{ role: "user", content: "shared question" }] })
@@ -16,7 +16,7 @@ const program = Effect.gen(function*() {
 })
 
 const live = ResponseCache.layer.pipe(
-  Layer.provide(OpenAi.layer({ apiKey: Redacted.make("sk-test"), baseUrl, defaultModel: "gpt-test", retry: false })),
+  Layer.provide(OpenAi.layer({ apiKey: Redacted.make(apiKey), baseUrl, defaultModel: "gpt-test", retry: false })),
   Layer.provideMerge(RedisCache.layer({ url: redisUrl, prefix, timeout: 500 })),
   Layer.provide(Http.layerDefault)
 )

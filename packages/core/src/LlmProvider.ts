@@ -20,6 +20,7 @@ import {
   EmbeddingRequest,
   type EmbeddingResponse
 } from "./Domain.js"
+import type * as Identity from "./Identity.js"
 import { isPlainChatRequest } from "./internal/requestCheck.js"
 import { unwrap } from "./internal/stream.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
@@ -84,6 +85,12 @@ export interface ProviderInfo {
   readonly capabilities: Capabilities
   /** The endpoint's base URL, when the provider has one: part of the response cache's key. */
   readonly baseUrl?: string | undefined
+  /**
+   * Who the provider calls as (its credential and identity headers), built once at construction: its fingerprint
+   * is part of the response cache's key. A provider without one shares cache entries with every provider of the
+   * same name and base URL.
+   */
+  readonly identity?: Identity.Identity | undefined
 }
 
 /**

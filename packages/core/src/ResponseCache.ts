@@ -20,9 +20,10 @@
  * ```
  *
  * What it does:
- * - the key is a SHA-256 of the provider, its base URL and the canonical request with its model resolved (object
- *   key order does not matter; `stream`, `stream_options`, `user` and `metadata` do not count; the API key is never
- *   part of it);
+ * - the key is a SHA-256 of the provider, its base URL, the caller's identity fingerprint (an HMAC of its credential
+ *   and identity headers, never the key itself: see `Identity`) and the canonical request with its model resolved
+ *   (object key order does not matter; `stream`, `stream_options`, `user` and `metadata` do not count). An entry is
+ *   served only to a caller with the same credential and identity headers, unless `shareAcrossCredentials`;
  * - concurrent identical requests make one upstream call and share its answer (a failure too, but it is not
  *   stored); when the caller making it is interrupted, another one takes over;
  * - failures, interrupted or failed streams, and answers cut by `length` (unless `cacheLength`) are never stored;
@@ -46,6 +47,7 @@ import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as ChatStream from "./ChatStream.js"
@@ -344,16 +346,46 @@ export const withTtl: {
 export interface Options {
   /** Store answers cut by `finish_reason: "length"` too; default `false`. A call may override it. */
   readonly cacheLength?: boolean | undefined
+  /**
+   * Serve entries to every caller of the same provider and base URL, whatever its credential and identity headers
+   * (a cache shared by the keys of one team, say); default `false`: an entry is served only to a caller with the
+   * same credential fingerprint and identity headers (see `Identity`). With it, a wrong or revoked key can be
+   * served an answer another key paid for.
+   */
+  readonly shareAcrossCredentials?: boolean | undefined
+  /** Headers of the provider that count as identity on top of `Identity.defaultHeaders` (`x-tenant`, …). */
+  readonly identityHeaders?: ReadonlyArray<string> | undefined
+  /**
+   * The HMAC key of identity fingerprints, the same in every process sharing the storage; default a constant of
+   * the library (see `Identity`). Give one when the storage's keys are readable by others and a credential has low
+   * entropy.
+   */
+  readonly identitySecret?: Redacted.Redacted<string> | undefined
 }
 
 /**
- * The cache key of a chat request for a provider: a hex SHA-256 (see the module's description).
+ * The part of the cache key that says whose entries these are: `"shared"` with `shareAcrossCredentials`, else the
+ * provider's identity fingerprint (`"anonymous"` for a provider that declares none).
  *
  * @since 0.1.0
  * @category utils
  */
-export const key = (info: LlmProvider.ProviderInfo, request: ChatCompletionRequest): string =>
-  internal.requestKey(info.name, info.baseUrl, request, request.model ?? info.defaultModel)
+export const scope = (info: LlmProvider.ProviderInfo, options?: Options): string =>
+  options?.shareAcrossCredentials === true
+    ? "shared"
+    : info.identity === undefined
+    ? "anonymous"
+    : info.identity.fingerprint({ headers: options?.identityHeaders, secret: options?.identitySecret })
+
+/**
+ * The cache key of a chat request for a provider: a hex SHA-256 (see the module's description). `options` are the
+ * decorator's (they say whose entries are shared).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const key = (info: LlmProvider.ProviderInfo, request: ChatCompletionRequest, options?: Options): string =>
+  internal.requestKey(info.name, info.baseUrl, scope(info, options), request, request.model ?? info.defaultModel)
 
 /**
  * The cache key of an embeddings request for a provider: a hex SHA-256, apart from every chat key.
@@ -361,8 +393,8 @@ export const key = (info: LlmProvider.ProviderInfo, request: ChatCompletionReque
  * @since 0.1.0
  * @category utils
  */
-export const embeddingKey = (info: LlmProvider.ProviderInfo, request: EmbeddingRequest): string =>
-  internal.embeddingKey(info.name, info.baseUrl, request, request.model ?? info.defaultModel)
+export const embeddingKey = (info: LlmProvider.ProviderInfo, request: EmbeddingRequest, options?: Options): string =>
+  internal.embeddingKey(info.name, info.baseUrl, scope(info, options), request, request.model ?? info.defaultModel)
 
 type Outcome =
   | { readonly _tag: "Done"; readonly entry: Entry }
@@ -431,6 +463,12 @@ const exitOutcome = <A>(exit: Exit.Exit<A, LlmError>, entry: () => Entry | undef
 export const cached = (provider: LlmProvider.Service, store: Service, options?: Options): LlmProvider.Service => {
   const info = provider.info
   const defaultCacheLength = options?.cacheLength ?? false
+  // Whose entries these are, computed once: the keys of every call below are made with it.
+  const callerScope = scope(info, options)
+  const chatKey = (request: ChatCompletionRequest) =>
+    internal.requestKey(info.name, info.baseUrl, callerScope, request, request.model ?? info.defaultModel)
+  const embedKey = (request: EmbeddingRequest) =>
+    internal.embeddingKey(info.name, info.baseUrl, callerScope, request, request.model ?? info.defaultModel)
   // The fills in flight in this process, by key: waiters share the outcome of the one caller filling it.
   const inflight = new Map<string, Deferred.Deferred<Outcome>>()
   // Counted in the store (its stats) and in the metrics (`Telemetry.cacheLookups`).
@@ -510,7 +548,7 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
     Effect.flatMap(FiberRef.get(currentOptions), (call) =>
       call.skip
         ? provider.chat(request)
-        : through(key(info, request), call, provider.chat(request), entryToCompletion, (completion) => ({
+        : through(chatKey(request), call, provider.chat(request), entryToCompletion, (completion) => ({
           _tag: "Completion",
           completion
         })))
@@ -518,7 +556,7 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
   const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
     Stream.unwrapScoped(Effect.flatMap(FiberRef.get(currentOptions), (call) => {
       if (call.skip) return Effect.succeed(provider.stream(request))
-      const k = key(info, request)
+      const k = chatKey(request)
       return Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(claim(k)), (claimed) => {
           if (claimed._tag === "Hit") return Effect.succeed(Stream.fromIterable(entryToChunks(claimed.entry)))
@@ -556,7 +594,7 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
     Effect.flatMap(FiberRef.get(currentOptions), (call) =>
       call.skip
         ? provider.embed(request)
-        : through(embeddingKey(info, request), call, provider.embed(request), entryToEmbeddings, (response) => ({
+        : through(embedKey(request), call, provider.embed(request), entryToEmbeddings, (response) => ({
           _tag: "Embeddings",
           response
         })))

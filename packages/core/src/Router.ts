@@ -63,6 +63,7 @@ import type {
   EmbeddingResponse,
   Usage
 } from "./Domain.js"
+import * as Identity from "./Identity.js"
 import * as state from "./internal/router/state.js"
 import { isRetryable, type LlmError, RateLimitError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
@@ -772,7 +773,13 @@ const makeRouter = (
   }
 
   const provider: LlmProvider.Service = {
-    info: { name, defaultModel: built[0]!.service.info.defaultModel, capabilities },
+    info: {
+      name,
+      defaultModel: built[0]!.service.info.defaultModel,
+      capabilities,
+      // Any member may answer: a cache over the router keys its entries by all of them.
+      identity: Identity.combine(built.map((m) => m.service.info))
+    },
     chat,
     stream,
     embed

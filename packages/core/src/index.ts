@@ -55,3 +55,7 @@ export * as RateLimit from "./RateLimit.js"
  * @since 0.1.0
  */
 export * as Telemetry from "./Telemetry.js"
+/**
+ * @since 0.1.0
+ */
+export * as Identity from "./Identity.js"

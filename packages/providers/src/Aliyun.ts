@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -231,6 +231,7 @@ export const make = (
       info: {
         name: NAME,
         baseUrl,
+        identity: Identity.make({ credential: options.apiKey, headers: options.headers }),
         defaultModel: chatModel,
         capabilities: { streaming: true, tools: true, embeddings: true, vision: true, jsonSchema: true }
       },

@@ -29,7 +29,7 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -199,7 +199,13 @@ export const make = (
       }))
 
     return LlmProvider.make({
-      info: { name: NAME, baseUrl, defaultModel: options.defaultModel, capabilities },
+      info: {
+        name: NAME,
+        baseUrl,
+        defaultModel: options.defaultModel,
+        capabilities,
+        identity: Identity.make({ credential: options.apiKey, headers: options.headers })
+      },
       retry: options.retry,
       chat,
       stream

@@ -166,6 +166,13 @@ const cacheStorage = (
   )
 }
 
+const cacheOptions = (cache: ProviderConfig.ResolvedCache): ResponseCache.Options | undefined =>
+  Layer.isLayer(cache) ? undefined : {
+    shareAcrossCredentials: cache.shareAcrossCredentials,
+    identityHeaders: cache.identityHeaders,
+    identitySecret: cache.identitySecret
+  }
+
 const withCacheOptions = <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(
   self: X,
   options: RequestOptions | undefined
@@ -249,7 +256,7 @@ export class Client implements AsyncDisposable {
       const cache = ManagedRuntime.make(cacheStorage(provider, resolved.right.cache))
       this.#cache = cache
       this.#runtime = ManagedRuntime.make(
-        ResponseCache.layer.pipe(
+        ResponseCache.layerWith(cacheOptions(resolved.right.cache)).pipe(
           Layer.provide(providerLayer),
           Layer.provide(Layer.effect(
             ResponseCache.ResponseCache,

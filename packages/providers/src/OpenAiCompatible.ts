@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -243,6 +243,7 @@ export const makeDialect = (
       info: {
         name,
         baseUrl,
+        identity: Identity.make({ credential: options.apiKey, headers: { ...dialect.headers, ...options.headers } }),
         defaultModel: options.defaultModel,
         capabilities: { ...allCapabilities, ...options.capabilities }
       },

@@ -46,18 +46,32 @@ export interface Timeouts {
  * @category models
  */
 export type CacheConfig =
-  | {
+  | ({
     readonly backend: "memory"
     readonly ttl?: Duration.DurationInput | undefined
     readonly maxSize?: number | undefined
-  }
-  | {
+  } & CacheIdentityConfig)
+  | ({
     readonly backend: "redis"
     readonly url: string | Redacted.Redacted<string>
     readonly prefix?: string | undefined
     readonly ttl?: Duration.DurationInput | undefined
-  }
+  } & CacheIdentityConfig)
   | Layer.Layer<any, any, any>
+
+/**
+ * Whose entries a cache serves (see `ResponseCache.Options`): by default only callers with the same credential and
+ * identity headers; `shareAcrossCredentials: true` shares them across keys; `identityHeaders` adds headers of your
+ * own to the identity; `identitySecret` keys its fingerprint (the same in every process sharing the cache).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CacheIdentityConfig {
+  readonly shareAcrossCredentials?: boolean | undefined
+  readonly identityHeaders?: ReadonlyArray<string> | undefined
+  readonly identitySecret?: string | Redacted.Redacted<string> | undefined
+}
 
 /**
  * A provider's configuration as users write it.
@@ -109,18 +123,28 @@ export interface ResolvedTimeouts {
  * @category models
  */
 export type ResolvedCache =
-  | {
+  | ({
     readonly backend: "memory"
     readonly ttl?: Duration.Duration | undefined
     readonly maxSize?: number | undefined
-  }
-  | {
+  } & ResolvedCacheIdentity)
+  | ({
     readonly backend: "redis"
     readonly url: Redacted.Redacted<string>
     readonly prefix?: string | undefined
     readonly ttl?: Duration.Duration | undefined
-  }
+  } & ResolvedCacheIdentity)
   | Layer.Layer<any, any, any>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolvedCacheIdentity {
+  readonly shareAcrossCredentials?: boolean | undefined
+  readonly identityHeaders?: ReadonlyArray<string> | undefined
+  readonly identitySecret?: Redacted.Redacted<string> | undefined
+}
 
 /**
  * A validated config: the key is `Redacted` (and filled from the environment when it was absent), durations are
@@ -309,7 +333,20 @@ const PoolOptions = objectOr(
   "expected the pool options as { connections, keepAliveTimeout, pipelining, connectTimeout }"
 )
 
+const cacheIdentityFields = {
+  shareAcrossCredentials: Schema.optional(
+    Schema.Boolean.annotations({ message: () => "shareAcrossCredentials must be a boolean" })
+  ),
+  identityHeaders: Schema.optional(
+    Schema.Array(
+      Schema.NonEmptyString.annotations({ message: () => "identityHeaders must be header names (non-empty strings)" })
+    ).annotations({ message: () => "identityHeaders must be an array of header names" })
+  ),
+  identitySecret: Schema.optional(secret("the identity secret"))
+}
+
 const MemoryCache = Schema.Struct({
+  ...cacheIdentityFields,
   backend: Schema.Literal("memory"),
   ttl: Schema.optional(NonNegativeDuration),
   maxSize: Schema.optional(
@@ -321,6 +358,7 @@ const MemoryCache = Schema.Struct({
 })
 
 const RedisCache = Schema.Struct({
+  ...cacheIdentityFields,
   backend: Schema.Literal("redis"),
   url: secret("the Redis URL"),
   prefix: Schema.optional(Schema.String),

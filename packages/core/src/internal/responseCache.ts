@@ -89,19 +89,21 @@ export const canonicalRequest = (request: ChatCompletionRequest, model: string |
 }
 
 /**
- * The cache key of a request: a SHA-256 (hex) of the key format version, the provider, its base URL and the
- * canonical request with its model resolved.
+ * The cache key of a request: a SHA-256 (hex) of the key format version, the provider, its base URL, the caller's
+ * scope (its identity fingerprint, or `"shared"` when entries are shared across credentials) and the canonical
+ * request with its model resolved.
  *
  * @internal
  */
 export const requestKey = (
   provider: string,
   baseUrl: string | undefined,
+  scope: string,
   request: ChatCompletionRequest,
   model: string | undefined
 ): string =>
   createHash("sha256")
-    .update(`v1\n${provider}\n${baseUrl ?? ""}\n`)
+    .update(`v2\n${provider}\n${baseUrl ?? ""}\n${scope}\n`)
     .update(canonicalRequest(request, model))
     .digest("hex")
 
@@ -113,12 +115,15 @@ export const requestKey = (
 export const embeddingKey = (
   provider: string,
   baseUrl: string | undefined,
+  scope: string,
   request: EmbeddingRequest,
   model: string | undefined
 ): string => {
   const out: Array<string> = []
   encodeObject({ ...request, model }, ignoredFields, out)
-  return createHash("sha256").update(`e1\n${provider}\n${baseUrl ?? ""}\n`).update(out.join("")).digest("hex")
+  return createHash("sha256").update(`e2\n${provider}\n${baseUrl ?? ""}\n${scope}\n`).update(out.join("")).digest(
+    "hex"
+  )
 }
 
 /**
