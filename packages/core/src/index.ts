@@ -59,3 +59,7 @@ export * as Telemetry from "./Telemetry.js"
  * @since 0.1.0
  */
 export * as Identity from "./Identity.js"
+/**
+ * @since 0.1.0
+ */
+export * as Structured from "./Structured.js"
