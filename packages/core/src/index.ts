@@ -63,3 +63,11 @@ export * as Identity from "./Identity.js"
  * @since 0.1.0
  */
 export * as Structured from "./Structured.js"
+/**
+ * @since 0.1.0
+ */
+export * as Tool from "./Tool.js"
+/**
+ * @since 0.1.0
+ */
+export * as Toolkit from "./Toolkit.js"

@@ -1,0 +1,117 @@
+/**
+ * A typed tool: a name, a description, a Schema for its parameters (and optionally one for its result), and the
+ * `Effect` that runs it. `Toolkit.make` gathers tools; `Toolkit.run` offers them to the model and runs the calls.
+ *
+ * @example
+ * ```ts
+ * import { Tool } from "@llm-api-router/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const GetWeather = Tool.make("get_weather", {
+ *   description: "Current weather in a city",
+ *   parameters: Schema.Struct({ city: Schema.String }),
+ *   success: Schema.Struct({ celsius: Schema.Number }),
+ *   handler: ({ city }) => Effect.succeed({ celsius: city === "Oslo" ? -2 : 18 })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+import type { StandardSchemaV1 } from "./internal/schemaInput.js"
+
+/**
+ * An Effect Schema (without requirements) or a Standard Schema v1 decoding to `A`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SchemaLike<A> = Schema.Schema<A, any, never> | StandardSchemaV1<any, A>
+
+/**
+ * What a handler is told beside its arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HandlerContext {
+  readonly toolCallId: string
+  readonly toolName: string
+  /** The model call (1-based) whose answer asked for this call. */
+  readonly step: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Tool<Name extends string, Params, Success, E, R> {
+  readonly _tag: "Tool"
+  readonly name: Name
+  readonly description: string | undefined
+  /** The parameters' Schema; `undefined` when only `jsonSchema` was given (arguments are then only JSON-parsed). */
+  readonly parameters: SchemaLike<Params> | undefined
+  /** The JSON Schema sent for the parameters, when given beside (or instead of) `parameters`. */
+  readonly jsonSchema: Record<string, unknown> | undefined
+  /** The result's Schema: an Effect Schema encodes the result to the JSON sent back. */
+  readonly success: SchemaLike<Success> | undefined
+  /** OpenAI's `strict` for the function, when set. */
+  readonly strict: boolean | undefined
+  readonly handler: (params: Params, context: HandlerContext) => Effect.Effect<Success, E, R>
+}
+
+/**
+ * Any tool.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Any extends Tool<string, any, any, any, any> {}
+
+/**
+ * The requirements of a tool's handler.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Requirements<T> = T extends Tool<any, any, any, any, infer R> ? R : never
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<Params, Success, E, R> {
+  readonly description?: string | undefined
+  readonly parameters?: SchemaLike<Params> | undefined
+  /**
+   * The parameters' JSON Schema: needed beside a Standard Schema that exposes none; alone, it stands for the
+   * parameters (the handler then gets the parsed JSON as it is).
+   */
+  readonly jsonSchema?: Record<string, unknown> | undefined
+  readonly success?: SchemaLike<Success> | undefined
+  readonly strict?: boolean | undefined
+  readonly handler: (params: Params, context: HandlerContext) => Effect.Effect<Success, E, R>
+}
+
+/**
+ * Makes a tool. The name is what the model calls (1 to 64 characters of a-z, A-Z, 0-9, _ and -; checked when a
+ * toolkit runs). The handler's failures are the model's business by default (see `Toolkit.run`'s
+ * `failureMode`); its defects are not caught.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <const Name extends string, Params = unknown, Success = unknown, E = never, R = never>(
+  name: Name,
+  options: Options<Params, Success, E, R>
+): Tool<Name, Params, Success, E, R> => ({
+  _tag: "Tool",
+  name,
+  description: options.description,
+  parameters: options.parameters,
+  jsonSchema: options.jsonSchema,
+  success: options.success,
+  strict: options.strict,
+  handler: options.handler
+})
