@@ -17,15 +17,21 @@
  *   `least-latency` (lowest moving average of latency; members not measured yet first), `least-busy` (fewest
  *   requests in flight); the call goes to the first member that is not cooling down;
  * - when it fails with an error `fallbackOn` accepts (default {@link defaultFallbackOn}: retryable errors,
- *   `RetryExhausted`, `RateLimitError`, `QuotaExceededError`, and `ContextLengthError` towards members whose
- *   `contextWindow` is larger), it goes to the next member; otherwise it fails with that error. When no member is
- *   left, the last member's error is the answer; when every member was cooling down, a `RateLimitError` whose
- *   `retryAfter` is the end of the nearest cooldown;
+ *   `RetryExhausted`, `RateLimitError`, `QuotaExceededError`, `ResponseDecodeError`, and `ContextLengthError`
+ *   towards members whose `contextWindow` is larger), it goes to the next member; otherwise it fails with that
+ *   error. A call tries each member at most once;
+ * - waiting (`cooldown.maxWait`, default {@link defaultMaxWait}): when the members a call has not tried are all
+ *   cooling down or being probed — at the start, or after its attempts failed — it waits for the first of them to
+ *   come back (a probe is looked at again every few milliseconds), up to `maxWait` in all, and a cooldown that
+ *   ends later is not waited for. When no member is left, the last member's error is the answer; when no member
+ *   was tried at all, a `RateLimitError` whose `retryAfter` is the end of the nearest cooldown;
  * - cooldowns: a member that fails `cooldown.failures` times within `cooldown.window` (failures that say something
- *   of its health: retryable errors, `RetryExhausted`, `QuotaExceededError`), or answers a `RateLimitError` with a
- *   `retryAfter`, is skipped until its cooldown ends (`cooldown.duration`, or the `retryAfter`); then exactly one
- *   request probes it: a success closes the cooldown, a failure opens it again. The state is one `Ref` updated
- *   atomically: a member is never admitted on a stale read;
+ *   of its health: retryable errors, `RetryExhausted`, `QuotaExceededError`, `ResponseDecodeError`), or answers a
+ *   `RateLimitError` with a `retryAfter`, is skipped until its cooldown ends (`cooldown.duration`, or the
+ *   `retryAfter`); then exactly one request probes it (half-open): a success closes the cooldown, a failure opens
+ *   it again. While the probe runs — as long as the member takes to answer it, up to its own timeouts — the member
+ *   takes no other call: those go to other members, or wait as above. The state is one `Ref` updated atomically:
+ *   a member is never admitted on a stale read;
  * - hedging (`hedge`): when the member has not answered after `hedge.after` (a duration, or `"p95"`: the 95th
  *   percentile of its recent latencies), the same request goes to the next member as well; the first answer wins
  *   and the other attempt is interrupted, its connection closed;
@@ -131,8 +137,11 @@ export interface CooldownOptions {
   /** Which failures count. Default: retryable errors, `RetryExhausted`, `QuotaExceededError`. */
   readonly countsAsFailure?: ((error: LlmError) => boolean) | undefined
   /**
-   * When every member is cooling down (or being probed), how long a call may wait for one to come back before it
-   * fails with the router's `RateLimitError`. Default 0: it fails at once.
+   * How long a call may wait, in all, for a member it has not tried yet to come back from its cooldown or its
+   * probe: when it finds none available at the start, and when its attempts failed while the members it has not
+   * tried were cooling down or being probed. A cooldown that ends later than the time left is not waited for: the
+   * call fails at once, with the last member's error (or, when no member was tried, the router's
+   * `RateLimitError`). Default {@link defaultMaxWait}; `0` never waits.
    */
   readonly maxWait?: Duration.DurationInput | undefined
 }
@@ -219,18 +228,30 @@ export const members: Effect.Effect<ReadonlyArray<MemberStatus>, never, Router> 
 )
 
 /**
- * Retryable errors, `RetryExhausted`, `RateLimitError`, `QuotaExceededError` and `ContextLengthError` (which the
- * router sends only to members with a larger `contextWindow`).
+ * Retryable errors, `RetryExhausted`, `RateLimitError`, `QuotaExceededError`, `ResponseDecodeError` (a member that
+ * answers a body it cannot decode has failed) and `ContextLengthError` (which the router sends only to members with
+ * a larger `contextWindow`).
  *
  * @since 0.1.0
  * @category predicates
  */
 export const defaultFallbackOn = (error: LlmError): boolean =>
   isRetryable(error) || error._tag === "RetryExhausted" || error._tag === "QuotaExceededError" ||
-  error._tag === "ContextLengthError"
+  error._tag === "ResponseDecodeError" || error._tag === "ContextLengthError"
 
+// A body the member's own protocol cannot decode says as much about its health as a 5xx does.
 const defaultCountsAsFailure = (error: LlmError): boolean =>
-  isRetryable(error) || error._tag === "RetryExhausted" || error._tag === "QuotaExceededError"
+  isRetryable(error) || error._tag === "RetryExhausted" || error._tag === "QuotaExceededError" ||
+  error._tag === "ResponseDecodeError"
+
+/**
+ * The default `cooldown.maxWait`: long enough for a member's probe to answer or a short `Retry-After` to pass,
+ * short next to the default cooldown (30 seconds), which a call does not wait for.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultMaxWait: Duration.Duration = Duration.seconds(5)
 
 // ---------------------------------------------------------------------------------------------
 // constructors
@@ -368,7 +389,7 @@ const makeRouter = (
     sampleSize: 64
   }
   const countsAsFailure = cooldown === false ? () => false : cooldown?.countsAsFailure ?? defaultCountsAsFailure
-  const maxWaitMillis = cooldown === false || cooldown?.maxWait === undefined ? 0 : Duration.toMillis(cooldown.maxWait)
+  const maxWaitMillis = cooldown === false ? 0 : Duration.toMillis(cooldown?.maxWait ?? defaultMaxWait)
   const hedge = options.hedge
   const hedgeFixed = hedge !== undefined && hedge.after !== "p95" ? Duration.toMillis(hedge.after) : undefined
   const hedgeInitial = hedge?.initial !== undefined ? Duration.toMillis(hedge.initial) : undefined
@@ -518,7 +539,10 @@ const makeRouter = (
     waited: number
     attempts: number
     lastError: LlmError | undefined
+    /** The earliest end of a cooldown among the members skipped in this pass (a probe's: now). */
     coolingUntil: number
+    /** The members skipped in this pass because they were cooling down or probed: the ones worth waiting for. */
+    skipped: Array<number> | undefined
   }
 
   const allCooling = (ctx: Context, now: number) =>
@@ -546,20 +570,7 @@ const makeRouter = (
   ): Effect.Effect<Won<A>, LlmError> =>
     Effect.suspend((): Effect.Effect<Won<A>, LlmError> => {
       const [index, ...rest] = queue
-      if (index === undefined) {
-        if (ctx.lastError !== undefined) return Effect.fail(ctx.lastError)
-        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          // A member being probed answers soon: look again shortly rather than at the end of a cooldown.
-          const wait = Math.max(probeRecheckMillis, ctx.coolingUntil - now)
-          if (ctx.waited + wait > maxWaitMillis) return Effect.fail(allCooling(ctx, now))
-          ctx.waited += wait
-          ctx.coolingUntil = 0
-          return Effect.zipRight(
-            Effect.sleep(Duration.millis(wait)),
-            Effect.flatMap(order, (queue) => chain(queue, ctx, minContext, call))
-          )
-        })
-      }
+      if (index === undefined) return waitForSkipped(ctx, minContext, call)
       if (minContext !== "none" && !largerContext(index, minContext === -1 ? undefined : minContext)) {
         return chain(rest, ctx, minContext, call)
       }
@@ -570,6 +581,7 @@ const makeRouter = (
           return Effect.flatMap(admission, (admitted): Effect.Effect<Won<A>, LlmError> => {
             if (admitted._tag === "Cooling") {
               ctx.coolingUntil = ctx.coolingUntil === 0 ? admitted.until : Math.min(ctx.coolingUntil, admitted.until)
+              ;(ctx.skipped ??= []).push(index)
               return restore(chain(rest, ctx, minContext, call))
             }
             const lease: Lease = { taken: false }
@@ -580,6 +592,30 @@ const makeRouter = (
         })
       )
     })
+
+  // Every member this call may still use was skipped (cooling down, or probed): wait for the first to come back,
+  // then try those that are back, each member at most once per call. A member being probed answers soon: look
+  // again shortly rather than at the end of a cooldown.
+  const waitForSkipped = <A>(
+    ctx: Context,
+    minContext: number | "none",
+    call: Call<A>
+  ): Effect.Effect<Won<A>, LlmError> => {
+    const skipped = ctx.skipped
+    const giveUp = (now: number) => Effect.fail(ctx.lastError ?? allCooling(ctx, now))
+    if (skipped === undefined) return Effect.flatMap(Clock.currentTimeMillis, giveUp)
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const wait = Math.max(probeRecheckMillis, ctx.coolingUntil - now)
+      if (ctx.waited + wait > maxWaitMillis) return giveUp(now)
+      ctx.waited += wait
+      ctx.coolingUntil = 0
+      ctx.skipped = undefined
+      return Effect.zipRight(
+        Effect.sleep(Duration.millis(wait)),
+        Effect.flatMap(order, (queue) => chain(queue.filter((i) => skipped.includes(i)), ctx, minContext, call))
+      )
+    })
+  }
 
   const admittedTo = <A>(
     member: Built,
@@ -664,7 +700,7 @@ const makeRouter = (
   const route = <A>(call: Call<A>): Effect.Effect<Won<A>, LlmError> =>
     Effect.flatMap(
       order,
-      (queue) => chain(queue, { waited: 0, attempts: 0, lastError: undefined, coolingUntil: 0 }, "none", call)
+      (queue) => chain(queue, { waited: 0, attempts: 0, lastError: undefined, coolingUntil: 0, skipped: undefined }, "none", call)
     )
 
   const routerSpan = (operation: string) =>

@@ -15,7 +15,8 @@ import {
   NetworkError,
   ProviderError,
   QuotaExceededError,
-  RateLimitError
+  RateLimitError,
+  ResponseDecodeError
 } from "../src/LlmError.js"
 import * as RateLimit from "../src/RateLimit.js"
 import * as Router from "../src/Router.js"
@@ -240,6 +241,107 @@ describe("Router", () => {
         if (error._tag === "RateLimitError") {
           assert.deepStrictEqual(Option.map(error.retryAfter, Duration.toMillis), Option.some(15_000))
         }
+      }))
+  })
+
+  describe("waiting for a member to come back", () => {
+    const throttled = (seconds: number) =>
+      new RateLimitError({ provider: "a", message: "429", retryAfter: Option.some(Duration.seconds(seconds)) })
+
+    it.scoped("a call whose attempt failed while the other member cools down waits for it, then tries it", () =>
+      Effect.gen(function*() {
+        const a = yield* mock("a", [MockProvider.fail(throttled(2)), MockProvider.reply("a is back")])
+        const b = yield* mock("b", [MockProvider.reply("from b"), MockProvider.fail(down("b"))])
+        const { provider } = yield* Router.make([Router.member("a", a.provider), Router.member("b", b.provider)])
+        assert.strictEqual(contentOf(yield* provider.chat(hi)), "from b")
+        // a cools down for 2 s; the next call finds it cooling, fails on b, and waits for a (default maxWait 5 s).
+        const fiber = yield* Effect.fork(provider.chat(hi))
+        yield* TestClock.adjust("1999 millis")
+        assert.strictEqual((yield* b.mock.calls).length, 2)
+        assert.strictEqual((yield* a.mock.calls).length, 1)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(contentOf(yield* Fiber.join(fiber)), "a is back")
+        assert.strictEqual((yield* a.mock.calls).length, 2)
+      }))
+
+    it.scoped("a cooldown that ends after maxWait is not waited for: the last member's error, at once", () =>
+      Effect.gen(function*() {
+        const a = yield* mock("a", [MockProvider.fail(throttled(6))])
+        const b = yield* mock("b", [MockProvider.reply("from b"), MockProvider.fail(down("b"))])
+        const { provider } = yield* Router.make([Router.member("a", a.provider), Router.member("b", b.provider)])
+        yield* provider.chat(hi)
+        const error = yield* Effect.flip(provider.chat(hi))
+        assert.strictEqual(error._tag, "ProviderError")
+        assert.strictEqual(error.provider, "b")
+        assert.strictEqual((yield* a.mock.calls).length, 1)
+      }))
+
+    it.scoped("a member that already failed this call is not tried again after the wait", () =>
+      Effect.gen(function*() {
+        const a = yield* mock("a", [MockProvider.fail(throttled(1))])
+        const b = yield* mock("b", always(MockProvider.fail(down("b"))))
+        const { provider } = yield* Router.make([Router.member("a", a.provider), Router.member("b", b.provider)], {
+          cooldown: { failures: 100 }
+        })
+        const fiber = yield* Effect.fork(provider.chat(hi))
+        yield* TestClock.adjust("10 seconds")
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "ProviderError")
+        assert.strictEqual((yield* a.mock.calls).length, 1)
+        assert.strictEqual((yield* b.mock.calls).length, 1)
+      }))
+
+    it.scoped("while a member's probe runs, a call whose other member failed waits for the probe's answer", () =>
+      Effect.gen(function*() {
+        const a = yield* mock("a", [
+          MockProvider.fail(throttled(1)),
+          MockProvider.reply("probe ok", { delay: "3 seconds" }),
+          MockProvider.reply("after the probe")
+        ])
+        const b = yield* mock("b", [MockProvider.reply("from b"), MockProvider.fail(down("b"))])
+        const { provider, router } = yield* Router.make([
+          Router.member("a", a.provider),
+          Router.member("b", b.provider)
+        ], { strategy: "fallback" })
+        yield* provider.chat(hi)
+        yield* TestClock.adjust("1 second")
+        const probe = yield* Effect.fork(provider.chat(hi))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual((yield* router.members)[0]!.state, "probing")
+        // This call skips a (probed), fails on b, and waits: it does not fail while the probe may still succeed.
+        const waiting = yield* Effect.fork(provider.chat(hi))
+        yield* TestClock.adjust("2 seconds")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)))
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(contentOf(yield* Fiber.join(probe)), "probe ok")
+        yield* TestClock.adjust("20 millis")
+        assert.strictEqual(contentOf(yield* Fiber.join(waiting)), "after the probe")
+      }))
+
+    it.scoped("maxWait: 0 fails at once, as before", () =>
+      Effect.gen(function*() {
+        const a = yield* mock("a", [MockProvider.fail(throttled(1))])
+        const b = yield* mock("b", [MockProvider.reply("from b"), MockProvider.fail(down("b"))])
+        const { provider } = yield* Router.make([Router.member("a", a.provider), Router.member("b", b.provider)], {
+          cooldown: { maxWait: 0 }
+        })
+        yield* provider.chat(hi)
+        const error = yield* Effect.flip(provider.chat(hi))
+        assert.strictEqual(error._tag, "ProviderError")
+      }))
+
+    it.scoped("a ResponseDecodeError falls back by default; fallbackOn can make it the answer", () =>
+      Effect.gen(function*() {
+        const garbled = new ResponseDecodeError({ provider: "a", message: "Expected JSON" })
+        const a = yield* mock("a", always(MockProvider.fail(garbled)))
+        const b = yield* mock("b", always(MockProvider.reply("from b")))
+        const routed = yield* Router.make([Router.member("a", a.provider), Router.member("b", b.provider)])
+        assert.strictEqual(contentOf(yield* routed.provider.chat(hi)), "from b")
+        const strict = yield* Router.make([Router.member("a", a.provider), Router.member("b", b.provider)], {
+          fallbackOn: (error) => error._tag !== "ResponseDecodeError" && Router.defaultFallbackOn(error)
+        })
+        assert.strictEqual((yield* Effect.flip(strict.provider.chat(hi)))._tag, "ResponseDecodeError")
       }))
   })
 
