@@ -280,8 +280,10 @@ interface Call<A> {
   readonly run: (member: Built) => Effect.Effect<A, LlmError>
   /** Whether the member stays in flight after the attempt succeeded (a stream: until its end). */
   readonly keepsLease: boolean
-  /** Frees the answer of an attempt that succeeded but lost a race. */
+  /** With `keepsLease`: frees the answer of an attempt that succeeded but lost a race, or whose call left. */
   readonly discard: (won: Won<A>) => Effect.Effect<void>
+  /** With `keepsLease`: takes charge of the winning answer (run uninterruptibly, as the route ends). */
+  readonly keep: (won: Won<A>) => Effect.Effect<void>
   readonly usage: (value: A) => Usage | null | undefined
 }
 
@@ -496,7 +498,8 @@ const makeRouter = (
     probe: boolean,
     number: number,
     call: Call<A>,
-    lease: Lease
+    lease: Lease,
+    ctx: Context
   ): Effect.Effect<A, LlmError> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -520,6 +523,9 @@ const makeRouter = (
           yield* member.gate.settle(call.estimate, call.usage(exit.value))
         }
         if (!(call.keepsLease && Exit.isSuccess(exit))) yield* release(member.index)
+        // An answer that holds its member (a stream) is the route's to keep or free, from this point on: between
+        // here and the race that should receive it, an interruption (a hedge that lost) would lose it.
+        else (ctx.held ??= []).push({ value: exit.value, index: member.index })
         return yield* exit
       })
     ).pipe(
@@ -543,6 +549,8 @@ const makeRouter = (
     coolingUntil: number
     /** The members skipped in this pass because they were cooling down or probed: the ones worth waiting for. */
     skipped: Array<number> | undefined
+    /** Answers that hold their member (streams opened), winners and losers alike: see `route`. */
+    held: Array<Won<any>> | undefined
   }
 
   const allCooling = (ctx: Context, now: number) =>
@@ -628,7 +636,7 @@ const makeRouter = (
     call: Call<A>
   ): Effect.Effect<Won<A>, LlmError> =>
     Effect.suspend(() => {
-      const run = Effect.map(attempt(member, probe, ++ctx.attempts, call, lease), (value) => ({ value, index }))
+      const run = Effect.map(attempt(member, probe, ++ctx.attempts, call, lease, ctx), (value) => ({ value, index }))
       const onFailure = (error: LlmError): Effect.Effect<Won<A>, LlmError> => {
         if (!fallbackOn(error)) return Effect.fail(error)
         ctx.lastError = error
@@ -686,10 +694,8 @@ const makeRouter = (
     call: Call<A>,
     primary: boolean
   ): Effect.Effect<Won<A>, LlmError> => {
-    const stop = Effect.flatMap(
-      Fiber.interrupt(other),
-      (otherExit) => Exit.isSuccess(otherExit) ? call.discard(otherExit.value) : Effect.void
-    )
+    // What the other attempt won, if it got that far, is freed by the route.
+    const stop = Fiber.interrupt(other)
     if (Exit.isSuccess(exit)) return Effect.as(stop, exit.value)
     const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
     if (failure === undefined) return Effect.zipRight(stop, Effect.failCause(exit.cause))
@@ -698,10 +704,26 @@ const makeRouter = (
   }
 
   const route = <A>(call: Call<A>): Effect.Effect<Won<A>, LlmError> =>
-    Effect.flatMap(
-      order,
-      (queue) => chain(queue, { waited: 0, attempts: 0, lastError: undefined, coolingUntil: 0, skipped: undefined }, "none", call)
-    )
+    Effect.suspend(() => {
+      const ctx: Context = {
+        waited: 0,
+        attempts: 0,
+        lastError: undefined,
+        coolingUntil: 0,
+        skipped: undefined,
+        held: undefined
+      }
+      const routed = Effect.flatMap(order, (queue) => chain(queue, ctx, "none", call))
+      return call.keepsLease ? Effect.onExit(routed, (exit) => settleHeld(ctx, exit, call)) : routed
+    })
+
+  // The winner is kept; every other answer that holds its member is freed, whatever ended the route.
+  const settleHeld = <A>(ctx: Context, exit: Exit.Exit<Won<A>, LlmError>, call: Call<A>): Effect.Effect<void> => {
+    const winner = Exit.isSuccess(exit) ? exit.value : undefined
+    const losers = (ctx.held ?? []).filter((won) => won.value !== winner?.value)
+    const freed = Effect.forEach(losers, (won) => call.discard(won as Won<A>), { discard: true })
+    return winner === undefined ? freed : Effect.zipRight(call.keep(winner), freed)
+  }
 
   const routerSpan = (operation: string) =>
     Effect.withSpan(`Router.${operation}`, {
@@ -719,6 +741,7 @@ const makeRouter = (
         run: (member) => member.service.chat(request),
         keepsLease: false,
         discard: () => Effect.void,
+        keep: () => Effect.void,
         usage: (completion) => completion.usage
       })
     ).pipe(Effect.map((won) => won.value), routerSpan("chat"))
@@ -731,6 +754,7 @@ const makeRouter = (
         run: (member) => member.service.embed(request),
         keepsLease: false,
         discard: () => Effect.void,
+        keep: () => Effect.void,
         usage: (response) => response.usage === undefined ? undefined : { ...response.usage, completion_tokens: 0 }
       })
     ).pipe(Effect.map((won) => won.value), routerSpan("embed"))
@@ -754,21 +778,21 @@ const makeRouter = (
   const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const estimate = RateLimit.estimateChatTokens(request)
+      const streamScope = yield* Effect.scope
       const call: Call<Opened> = {
         operation: "stream",
         estimate,
         run: (member) => open(member, request),
         keepsLease: true,
         discard: (won) => Effect.zipRight(Scope.close(won.value.scope, Exit.void), release(won.index)),
+        keep: (won) =>
+          Scope.addFinalizerExit(
+            streamScope,
+            (exit) => Effect.zipRight(Scope.close(won.value.scope, exit), release(won.index))
+          ),
         usage: () => undefined
       }
-      const won = yield* Effect.uninterruptibleMask((restore) =>
-        restore(route(call).pipe(routerSpan("stream"))).pipe(
-          Effect.tap((won) =>
-            Effect.addFinalizer((exit) => Effect.zipRight(Scope.close(won.value.scope, exit), release(won.index)))
-          )
-        )
-      )
+      const won = yield* route(call).pipe(routerSpan("stream"))
       const member = built[won.index]!
       const { done, first, pull } = won.value
       let emitted = first.length

@@ -371,6 +371,49 @@ describe("Router", () => {
         assert.strictEqual(interrupted, 1)
       }))
 
+    it.scoped("a call interrupted while hedged twice interrupts every attempt and leaves nothing in flight", () =>
+      Effect.gen(function*() {
+        const interrupted: Array<string> = []
+        const slow = (name: string) =>
+          Effect.map(mock(name, always(MockProvider.reply(name, { delay: "10 seconds" }))), (m) => ({
+            ...m.provider,
+            chat: (request: ChatCompletionRequest) =>
+              m.provider.chat(request).pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted.push(name))))
+          }))
+        const { provider, router } = yield* Router.make([
+          Router.member("a", yield* slow("a")),
+          Router.member("b", yield* slow("b")),
+          Router.member("c", yield* slow("c"))
+        ], { hedge: { after: "1 second" } })
+        const fiber = yield* Effect.fork(provider.chat(hi))
+        yield* TestClock.adjust("2 seconds") // a, then b after 1 s, then c after 2 s
+        assert.deepStrictEqual((yield* router.members).map((m) => m.inFlight), [1, 1, 1])
+        yield* Fiber.interrupt(fiber)
+        assert.deepStrictEqual(interrupted.slice().sort(), ["a", "b", "c"])
+        assert.deepStrictEqual((yield* router.members).map((m) => m.inFlight), [0, 0, 0])
+      }))
+
+    it.scoped("when the first member wins a twice-hedged race, both later attempts are interrupted", () =>
+      Effect.gen(function*() {
+        const interrupted: Array<string> = []
+        const make = (name: string, delay: Duration.DurationInput) =>
+          Effect.map(mock(name, always(MockProvider.reply(name, { delay }))), (m) => ({
+            ...m.provider,
+            chat: (request: ChatCompletionRequest) =>
+              m.provider.chat(request).pipe(Effect.onInterrupt(() => Effect.sync(() => interrupted.push(name))))
+          }))
+        const { provider, router } = yield* Router.make([
+          Router.member("a", yield* make("a", "2500 millis")),
+          Router.member("b", yield* make("b", "10 seconds")),
+          Router.member("c", yield* make("c", "10 seconds"))
+        ], { hedge: { after: "1 second" } })
+        const fiber = yield* Effect.fork(provider.chat(hi))
+        yield* TestClock.adjust("2500 millis")
+        assert.strictEqual(contentOf(yield* Fiber.join(fiber)), "a")
+        assert.deepStrictEqual(interrupted.slice().sort(), ["b", "c"])
+        assert.deepStrictEqual((yield* router.members).map((m) => m.inFlight), [0, 0, 0])
+      }))
+
     it.scoped("no hedge when the member answers before the delay", () =>
       Effect.gen(function*() {
         const a = yield* mock("a", [MockProvider.reply("a", { delay: "1 second" })])
