@@ -59,3 +59,10 @@ export * as FakeDashScope from "./FakeDashScope.js"
  * @since 0.1.0
  */
 export * as FakeGemini from "./FakeGemini.js"
+
+/**
+ * Reproducible faults, drawn per call and per server, for the OpenAI-compatible fake server.
+ *
+ * @since 0.2.0
+ */
+export * as FakeFaults from "./FakeFaults.js"
