@@ -74,6 +74,7 @@ const run = async (scenario: Scenario) => {
     }).pipe(Layer.provide(Http.layer({ connections: 16 })))
   )
   const outcomes: Record<string, number> = {}
+  const succeeded = { json: 0, stream: 0 }
   const started = Date.now()
   await runtime.runPromise(Effect.forEach(
     Array.from({ length: total }, (_, i) => i),
@@ -89,6 +90,7 @@ const run = async (scenario: Scenario) => {
           ? (exit.cause.error as LlmError)._tag
           : "defect"
         outcomes[key] = (outcomes[key] ?? 0) + 1
+        if (key === "ok") succeeded[i % 3 === 0 ? "stream" : "json"]++
       }),
     { concurrency, discard: true }
   ))
@@ -106,6 +108,8 @@ const run = async (scenario: Scenario) => {
     faults: `${Math.round(scenario.rate * 100)} %`,
     retries: scenario.retries ? "default" : "none",
     success: `${(success * 100).toFixed(2)} %`,
+    json: `${(succeeded.json / (total - Math.ceil(total / 3)) * 100).toFixed(2)} %`,
+    streams: `${(succeeded.stream / Math.ceil(total / 3) * 100).toFixed(2)} %`,
     theoretical: scenario.retries ? "–" : `${(theoretical(scenario.rate) * 100).toFixed(2)} %`,
     seconds: seconds.toFixed(1),
     failures: Object.entries(outcomes).filter(([k]) => k !== "ok").map(([k, v]) => `${k} ${v}`).join(", ") || "–",
