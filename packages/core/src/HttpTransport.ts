@@ -5,6 +5,8 @@
  *
  * Failures:
  * - a non-2xx status: the body (first 64 KiB, scrubbed of `secrets`) goes to the provider's `mapError`;
+ * - an error the stream's decoder returns (an error event, a malformed event) is scrubbed of `secrets` too, as is
+ *   every other error made here, its `requestId` included;
  * - a 2xx `json` call whose body is not JSON: `ResponseDecodeError`;
  * - connection refused, reset, or a body cut off midway: `NetworkError`;
  * - a timeout: `TimeoutError` with its `phase` (`connect` is the pool's, see `Http.PoolOptions`).
@@ -24,12 +26,13 @@ import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/httpErrors.js"
 import * as undici from "./internal/httpUndici.js"
 import type { LlmError } from "./LlmError.js"
 import { InvalidRequestError, NetworkError, ResponseDecodeError, TimeoutError } from "./LlmError.js"
+import * as Secrets from "./Secrets.js"
 import * as StreamDecoder from "./StreamDecoder.js"
 
 /**
@@ -115,7 +118,9 @@ export interface ErrorResponse {
  * - `provider`: the name put in every error.
  * - `mapError`: the provider's table from a non-2xx response to an error. Fields it leaves out (`model`, `status`,
  *   `requestId`, `body`) are filled in by the transport; the `body` kept is cut to 2 KiB.
- * - `secrets`: values (API keys) replaced by `[REDACTED]` in every body and message put in an error.
+ * - `secrets`: values (API keys) replaced by `[REDACTED]` in every field of every error made here (the body, the
+ *   message, the request id, what the decoder of a stream returns), or the client's `Secrets` (which can also
+ *   learn tokens derived at run time), shared with `LlmProvider.make`.
  * - `requestIdHeaders`: where to find the request id, first match wins (default `defaultRequestIdHeaders`).
  *
  * @since 0.1.0
@@ -125,7 +130,7 @@ export interface Options {
   readonly provider: string
   readonly timeouts?: Timeouts | undefined
   readonly mapError: (response: ErrorResponse, context: CallContext) => LlmError
-  readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | Secrets.Secrets | undefined
   readonly requestIdHeaders?: ReadonlyArray<string> | undefined
 }
 
@@ -268,7 +273,28 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
   const provider = options.provider
   const mapError = options.mapError
   const requestIdHeaders = options.requestIdHeaders ?? defaultRequestIdHeaders
-  const scrub = internal.makeScrubber((options.secrets ?? []).map(Redacted.value))
+  const secrets = options.secrets === undefined || Array.isArray(options.secrets)
+    ? Secrets.make(options.secrets ?? [])
+    : options.secrets as Secrets.Secrets
+  const scrub = secrets.scrub
+  const scrubError = secrets.scrubError
+  /** The decoder with every error it returns scrubbed; its successful steps cost one more call per batch. */
+  const scrubbing = <A, B>(
+    decoder: StreamDecoder.Decoder<A, B, LlmError>
+  ): StreamDecoder.Decoder<A, B, LlmError> => {
+    const { done, end, step } = decoder
+    return {
+      step: (input, out) => {
+        const error = step(input, out)
+        return error === undefined ? undefined : scrubError(error)
+      },
+      end: end === undefined ? undefined : (out) => {
+        const error = end(out)
+        return error === undefined ? undefined : scrubError(error)
+      },
+      done
+    }
+  }
 
   const firstByte = finite(options.timeouts?.firstByte ?? defaultTimeouts.firstByte)
   const idle = finite(options.timeouts?.idle ?? defaultTimeouts.idle)
@@ -281,7 +307,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     const fields: CommonFields = { provider, message: scrub(message) }
     if (call.model !== undefined) fields.model = call.model
     if (call.status !== undefined) fields.status = call.status
-    if (call.requestId !== undefined) fields.requestId = call.requestId
+    if (call.requestId !== undefined) fields.requestId = scrub(call.requestId)
     return fields
   }
 
@@ -349,12 +375,13 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     const message = scrub(error.message)
     if (message !== error.message) set("message", message)
     const fields = (error.constructor as { readonly fields?: Record<string, unknown> }).fields
-    if (!patched || fields === undefined) return error
+    // the other fields (`requestId`, `code`, `param`) may quote the response too
+    if (!patched || fields === undefined) return scrubError(error)
     const props: Record<string, unknown> = {}
     for (const key in fields) {
       if (key !== "_tag" && current[key] !== undefined) props[key] = current[key]
     }
-    return new (error.constructor as ErrorConstructor)({ ...props, ...patch })
+    return scrubError(new (error.constructor as ErrorConstructor)({ ...props, ...patch }))
   }
 
   const readErrorBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
@@ -860,7 +887,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
   ): Stream.Stream<B, LlmError> =>
     withBody(request, context, (body) => {
-      const decoding = decoder()
+      const decoding = scrubbing(decoder())
       const done = decoding.done
       const { end, input } = StreamDecoder.steps(
         done === undefined ? decoding : {
@@ -921,7 +948,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     request: Request,
     context: CallContext,
     decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
-  ): Stream.Stream<B, LlmError> => StreamDecoder.decode(decoder)(stream(request, context))
+  ): Stream.Stream<B, LlmError> => StreamDecoder.decode(() => scrubbing(decoder()))(stream(request, context))
 
   return { json, stream, decodeStream }
 }

@@ -3,7 +3,7 @@
  *
  * Providers do not implement the service by hand: they give `make` their wire-level functions and
  * `make` adds what every provider must do the same way: request validation before any I/O, the
- * default model, capability checks, retries and tracing.
+ * default model, capability checks, secrets scrubbed from every error, retries and tracing.
  *
  * @since 0.1.0
  */
@@ -25,6 +25,7 @@ import { isPlainChatRequest } from "./internal/requestCheck.js"
 import { unwrap } from "./internal/stream.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
 import * as Retry from "./Retry.js"
+import type * as Secrets from "./Secrets.js"
 import * as Telemetry from "./Telemetry.js"
 
 /**
@@ -144,6 +145,12 @@ export interface MakeOptions {
   readonly chat: (request: ResolvedChatRequest) => Effect.Effect<ChatCompletion, LlmError>
   readonly stream: (request: ResolvedChatRequest) => Stream.Stream<ChatCompletionChunk, LlmError>
   readonly embed?: ((request: ResolvedEmbeddingRequest) => Effect.Effect<EmbeddingResponse, LlmError>) | undefined
+  /**
+   * The provider's secrets (the ones its transport scrubs): every error of `chat`, `stream` and `embed` is scrubbed
+   * of them before anything else sees it (retries, spans, metrics, the caller), whichever codec made it, and so are
+   * the response's id and model in the call's span.
+   */
+  readonly secrets?: Secrets.Secrets | undefined
 }
 
 // Compiled once: validation runs on every call. Unknown fields are kept, so that provider-specific
@@ -260,6 +267,16 @@ export const make = (options: MakeOptions): Service => {
         structuredOutput: structuredOutputMode(options.info.capabilities)
       }
     }
+  const secrets = options.secrets
+  // Scrubbing runs on a failure only: a successful attempt passes one `mapError` frame.
+  const scrubError = secrets?.scrubError
+  const scrub = secrets?.scrub
+  const scrubbed = <A>(effect: Effect.Effect<A, LlmError>): Effect.Effect<A, LlmError> =>
+    scrubError === undefined ? effect : Effect.mapError(effect, scrubError)
+  const scrubbedStream = <A>(stream: Stream.Stream<A, LlmError>): Stream.Stream<A, LlmError> =>
+    scrubError === undefined ? stream : Stream.mapError(stream, scrubError)
+  const callInfo = (model: string, operation: Telemetry.CallInfo["operation"]): Telemetry.CallInfo =>
+    scrub === undefined ? { provider: info.name, model, operation } : { provider: info.name, model, operation, scrub }
   const embedImpl = options.embed
 
   const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
@@ -267,10 +284,10 @@ export const make = (options: MakeOptions): Service => {
       const checked = checkChat(info, request, false)
       if (Either.isLeft(checked)) return Effect.fail(checked.left)
       const resolved = checked.right
-      const call: Telemetry.CallInfo = { provider: info.name, model: resolved.model, operation: "chat" }
+      const call = callInfo(resolved.model, "chat")
       return Telemetry.trackCall(
         call,
-        Telemetry.trackAttempts(call, options.chat(resolved)).pipe(
+        Telemetry.trackAttempts(call, scrubbed(options.chat(resolved))).pipe(
           Retry.retry(options.retry, { provider: info.name, model: resolved.model })
         )
       )
@@ -281,13 +298,13 @@ export const make = (options: MakeOptions): Service => {
       const checked = checkChat(info, request, true)
       if (Either.isLeft(checked)) return Stream.fail(checked.left)
       const resolved = checked.right
-      const call: Telemetry.CallInfo = { provider: info.name, model: resolved.model, operation: "stream" }
+      const call = callInfo(resolved.model, "stream")
       // The retry asks the telemetry stage whether a chunk went out, rather than watching the chunks in a stage of its
       // own: one stage per batch instead of two.
       let emitted = false
       return Telemetry.trackStream(
         call,
-        Telemetry.trackStreamAttempts(call, options.stream(resolved)).pipe(
+        Telemetry.trackStreamAttempts(call, scrubbedStream(options.stream(resolved))).pipe(
           Retry.retryStream(options.retry, { provider: info.name, model: resolved.model }, { emitted: () => emitted })
         ),
         { onFirstChunk: () => (emitted = true) }
@@ -304,12 +321,12 @@ export const make = (options: MakeOptions): Service => {
         return Effect.fail(unsupported(info, model, "embeddings", "embeddings"))
       }
       if (model === undefined) return Effect.fail(missingModel(info))
-      const call: Telemetry.CallInfo = { provider: info.name, model, operation: "embeddings" }
+      const call = callInfo(model, "embeddings")
       return Telemetry.trackCall(
         call,
         Telemetry.trackAttempts(
           call,
-          embedImpl(value.model === model ? value as ResolvedEmbeddingRequest : { ...value, model })
+          scrubbed(embedImpl(value.model === model ? value as ResolvedEmbeddingRequest : { ...value, model }))
         ).pipe(Retry.retry(options.retry, { provider: info.name, model }))
       )
     })

@@ -207,6 +207,8 @@ export interface CallInfo {
   readonly provider: string
   readonly model: string
   readonly operation: "chat" | "stream" | "embeddings"
+  /** Scrubs the provider's secrets from what the response puts in the span (its id and model); see `Secrets`. */
+  readonly scrub?: ((text: string) => string) | undefined
 }
 
 const spanAttributes = (call: CallInfo): Record<string, unknown> => ({
@@ -298,7 +300,11 @@ class Recorder {
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   readonly clock: Clock.Clock
   span: Tracer.Span | undefined = undefined
-  constructor(readonly metrics: CallMetrics, fiber: Fiber.RuntimeFiber<unknown, unknown>) {
+  constructor(
+    readonly metrics: CallMetrics,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    readonly scrub: ((text: string) => string) | undefined
+  ) {
     this.clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     this.start = this.clock.unsafeCurrentTimeMillis()
     this.labels = fiber.getFiberRef(FiberRef.currentMetricLabels)
@@ -311,8 +317,12 @@ class Recorder {
   ): void {
     const span = this.span
     if (span !== undefined) {
-      span.attribute("gen_ai.response.model", response.model)
-      if (response.id !== undefined) span.attribute("gen_ai.response.id", response.id)
+      // read from the response: a server may have put anything there
+      const scrub = this.scrub
+      span.attribute("gen_ai.response.model", scrub === undefined ? response.model : scrub(response.model))
+      if (response.id !== undefined) {
+        span.attribute("gen_ai.response.id", scrub === undefined ? response.id : scrub(response.id))
+      }
     }
     const usage = response.usage
     if (usage == null) return
@@ -381,7 +391,7 @@ export const trackCall = <A extends ChatCompletion | EmbeddingResponse, R>(
   self: Effect.Effect<A, LlmError, R>
 ): Effect.Effect<A, LlmError, R> =>
   Effect.withFiberRuntime((fiber) => {
-    const recorder = new Recorder(metricsOf(call), fiber)
+    const recorder = new Recorder(metricsOf(call), fiber, call.scrub)
     const tracked = Effect.onExit(self, (exit) => {
       if (Exit.isSuccess(exit)) recorder.response(exit.value as ChatCompletion)
       recorder.end(exit)
@@ -419,7 +429,7 @@ export const trackStream = <R>(
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
     span: Tracer.Span | undefined
   ): Stream.Stream<ChatCompletionChunk, LlmError, R> => {
-    const recorder = new Recorder(metrics, fiber)
+    const recorder = new Recorder(metrics, fiber, call.scrub)
     recorder.span = span
     let first = true
     let annotated = span === undefined

@@ -71,3 +71,7 @@ export * as Tool from "./Tool.js"
  * @since 0.1.0
  */
 export * as Toolkit from "./Toolkit.js"
+/**
+ * @since 0.1.0
+ */
+export * as Secrets from "./Secrets.js"

@@ -14,6 +14,7 @@ import * as HttpTransport from "../src/HttpTransport.js"
 import * as internal from "../src/internal/httpErrors.js"
 import type { LlmError } from "../src/LlmError.js"
 import { ProviderError, RateLimitError } from "../src/LlmError.js"
+import * as Secrets from "../src/Secrets.js"
 
 // ---------------------------------------------------------------------------------------------
 // a raw loopback server
@@ -481,10 +482,10 @@ describe("HttpTransport", () => {
       })))
 
     it("the scrubber replaces raw and JSON-escaped forms, longest first, and ignores empty secrets", () => {
-      const scrub = internal.makeScrubber(["abc", "abcdef", "", "a\"b"])
+      const scrub = Secrets.make(["abc", "abcdef", "", "a\"b"]).scrub
       assert.strictEqual(scrub("x abcdef y abc z"), "x [REDACTED] y [REDACTED] z")
       assert.strictEqual(scrub("{\"k\":\"a\\\"b\"} a\"b"), "{\"k\":\"[REDACTED]\"} [REDACTED]")
-      assert.strictEqual(internal.makeScrubber([""])("unchanged"), "unchanged")
+      assert.strictEqual(Secrets.make([""]).scrub("unchanged"), "unchanged")
     })
   })
 

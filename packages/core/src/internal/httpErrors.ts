@@ -1,7 +1,7 @@
 /**
  * Plain helpers for the HTTP transport's error paths: classifying transport failures by walking their `cause`
- * chains, scrubbing secrets, truncating bodies. Nothing here imports `@effect/platform`, and nothing here runs on
- * a successful call.
+ * chains, truncating bodies (secrets are scrubbed by `Secrets`). Nothing here imports `@effect/platform`, and
+ * nothing here runs on a successful call.
  *
  * @internal
  */
@@ -93,34 +93,6 @@ export const classifyTransportFailure = (cause: unknown): TransportFailure => {
     }
   }
   return { _tag: "Network", message }
-}
-
-const REDACTED = "[REDACTED]"
-
-/**
- * A function that replaces every occurrence of the secrets in a text, both as they are and as they appear inside a
- * JSON string (a provider echoing the key in a JSON error escapes its quotes and backslashes).
- *
- * @internal
- */
-export const makeScrubber = (secrets: ReadonlyArray<string>): (text: string) => string => {
-  const needles = new Set<string>()
-  for (const secret of secrets) {
-    // an empty secret would match between every two characters
-    if (secret === "") continue
-    needles.add(secret)
-    needles.add(JSON.stringify(secret).slice(1, -1))
-  }
-  // longest first, so that a secret containing another is replaced whole
-  const ordered = [...needles].sort((a, b) => b.length - a.length)
-  if (ordered.length === 0) return (text) => text
-  return (text) => {
-    let out = text
-    for (const needle of ordered) {
-      if (out.includes(needle)) out = out.split(needle).join(REDACTED)
-    }
-    return out
-  }
 }
 
 /**
