@@ -5,7 +5,15 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import {
+  type Http,
+  HttpTransport,
+  Identity,
+  InvalidRequestError,
+  LlmProvider,
+  type Retry,
+  Secrets
+} from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -136,10 +144,11 @@ export const make = (
     const chatModel = options.defaultModel ?? defaultModel
     const embeddingModel = options.defaultEmbeddingModel ?? defaultEmbeddingModel
     const classify = codec.classifyError
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
     const transport = yield* HttpTransport.make({
       provider: NAME,
       timeouts: OpenAiCompatible.timeouts(options.timeout),
-      secrets: [options.apiKey],
+      secrets,
       mapError: (response, context) => codec.errorFromResponse(classify, NAME, response, context.model)
     })
 
@@ -236,6 +245,7 @@ export const make = (
         capabilities: { streaming: true, tools: true, embeddings: true, vision: true, jsonSchema: true }
       },
       retry: options.retry,
+      secrets,
       chat,
       stream,
       embed

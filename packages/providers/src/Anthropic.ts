@@ -29,7 +29,15 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import {
+  type Http,
+  HttpTransport,
+  Identity,
+  InvalidRequestError,
+  LlmProvider,
+  type Retry,
+  Secrets
+} from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -144,10 +152,11 @@ export const make = (
     if (!Number.isInteger(maxTokens) || maxTokens < 1) {
       return yield* Effect.fail(configError("defaultMaxTokens", "must be a positive integer"))
     }
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
     const transport = yield* HttpTransport.make({
       provider: NAME,
       timeouts: timeouts(options.timeout),
-      secrets: [options.apiKey],
+      secrets,
       mapError: (response, context) => codec.errorFromResponse(NAME, response, context.model)
     })
 
@@ -207,6 +216,7 @@ export const make = (
         identity: Identity.make({ credential: options.apiKey, headers: options.headers })
       },
       retry: options.retry,
+      secrets,
       chat,
       stream
     })

@@ -25,7 +25,15 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import {
+  type Http,
+  HttpTransport,
+  Identity,
+  InvalidRequestError,
+  LlmProvider,
+  type Retry,
+  Secrets
+} from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -163,10 +171,11 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
   Effect.gen(function*() {
     const baseUrl = yield* checkBaseUrl(options.baseUrl ?? defaultBaseUrl)
     const classify = codec.classifyError
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
     const transport = yield* HttpTransport.make({
       provider: name,
       timeouts: timeouts(options.timeout),
-      secrets: [options.apiKey],
+      secrets,
       mapError: (response, context) =>
         classify(
           codec.errorInfo(
@@ -290,6 +299,7 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
         capabilities: { ...allCapabilities, ...options.capabilities }
       },
       retry: options.retry,
+      secrets,
       chat,
       stream,
       embed

@@ -10,7 +10,15 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import {
+  type Http,
+  HttpTransport,
+  Identity,
+  InvalidRequestError,
+  LlmProvider,
+  type Retry,
+  Secrets
+} from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -137,10 +145,11 @@ export const make = (
   Effect.gen(function*() {
     const name = "ollama"
     const baseUrl = yield* checkBaseUrl(options.baseUrl ?? defaultBaseUrl)
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
     const transport = yield* HttpTransport.make({
       provider: name,
       timeouts: OpenAiCompatible.timeouts(options.timeout),
-      secrets: options.apiKey ? [options.apiKey] : [],
+      secrets,
       mapError: (response, context) => codec.errorFromResponse(name, response, context.model)
     })
     const knobs: codec.Knobs = { keepAlive: options.keepAlive, think: options.think }
@@ -206,6 +215,7 @@ export const make = (
         capabilities: { ...allCapabilities, ...options.capabilities }
       },
       retry: options.retry,
+      secrets,
       chat,
       stream,
       embed

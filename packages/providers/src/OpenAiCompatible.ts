@@ -6,7 +6,15 @@
  * @since 0.1.0
  */
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, LlmError } from "@llm-api-router/core"
-import { type Http, HttpTransport, Identity, InvalidRequestError, LlmProvider, type Retry } from "@llm-api-router/core"
+import {
+  type Http,
+  HttpTransport,
+  Identity,
+  InvalidRequestError,
+  LlmProvider,
+  type Retry,
+  Secrets
+} from "@llm-api-router/core"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -59,7 +67,9 @@ export interface Dialect {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /**
    * Headers computed for each request, over every other header (a short-lived token such as Zhipu's
-   * JWT). Leave out when the headers are fixed: `headers` costs nothing per request.
+   * JWT). Leave out when the headers are fixed: `headers` costs nothing per request. Return the same object
+   * for as long as its values hold: each new one has its credentials (see `Secrets.isSensitiveHeader`) added to
+   * the provider's secrets.
    */
   readonly requestHeaders?: Effect.Effect<Readonly<Record<string, string>>> | undefined
   /**
@@ -154,20 +164,20 @@ export const makeDialect = (
     const classify = dialectClassify === undefined
       ? codec.classifyError
       : (info: codec.ErrorInfo) => dialectClassify(info) ?? codec.classifyError(info)
-    const transport = yield* HttpTransport.make({
-      provider: name,
-      timeouts: timeouts(options.timeout),
-      secrets: options.apiKey ? [options.apiKey] : [],
-      mapError: (response, context) =>
-        codec.errorFromResponse(classify, name, response, context.model, dialect.readError)
-    })
-
     // Built once: every request shares these.
     const baseHeaders: Record<string, string> = {
       ...dialect.headers,
       ...options.headers,
       ...(options.apiKey ? { authorization: `Bearer ${Redacted.value(options.apiKey)}` } : {})
     }
+    const secrets = Secrets.make([options.apiKey], { headers: baseHeaders })
+    const transport = yield* HttpTransport.make({
+      provider: name,
+      timeouts: timeouts(options.timeout),
+      secrets,
+      mapError: (response, context) =>
+        codec.errorFromResponse(classify, name, response, context.model, dialect.readError)
+    })
     const jsonHeaders = { accept: "application/json", ...baseHeaders }
     const streamHeaders = { accept: "text/event-stream", ...baseHeaders }
     const chatUrl = `${baseUrl}/chat/completions`
@@ -180,7 +190,7 @@ export const makeDialect = (
       ? (request: LlmProvider.ResolvedEmbeddingRequest) => dialect.embeddingBody!(codec.embeddingBody(request), request)
       : codec.embeddingBody
     const streamHooks: codec.StreamHooks = { finishReason: dialect.finishReason, readError: dialect.readError }
-    const perRequest = dialect.requestHeaders
+    const perRequest = registered(dialect.requestHeaders, secrets)
     // Without per-request headers the shared objects are used as they are: nothing is built per call.
     const withHeaders = <A, E>(
       headers: Readonly<Record<string, string>>,
@@ -248,11 +258,32 @@ export const makeDialect = (
         capabilities: { ...allCapabilities, ...options.capabilities }
       },
       retry: options.retry,
+      secrets,
       chat,
       stream,
       embed
     })
   })
+
+/** Per-request headers whose credentials join `secrets` each time a new set of headers comes (a token minted). */
+const registered = (
+  headers: Effect.Effect<Readonly<Record<string, string>>> | undefined,
+  secrets: Secrets.Secrets
+): Effect.Effect<Readonly<Record<string, string>>> | undefined => {
+  if (headers === undefined) return undefined
+  let last: Readonly<Record<string, string>> | undefined = undefined
+  return Effect.map(headers, (extra) => {
+    if (extra !== last) {
+      last = extra
+      for (const name in extra) {
+        if (Secrets.isSensitiveHeader(name)) {
+          for (const secret of Secrets.fromHeaderValue(extra[name]!)) secrets.add(secret)
+        }
+      }
+    }
+    return extra
+  })
+}
 
 /**
  * @since 0.1.0

@@ -41,6 +41,20 @@ const MAX_BODY_IN_ERROR = 2048
 export const truncate = (text: string): string =>
   text.length <= MAX_BODY_IN_ERROR ? text : `${text.slice(0, MAX_BODY_IN_ERROR)}… (${text.length} characters)`
 
+const MAX_SNIPPET = 200
+
+/**
+ * The start of a text quoted in a message (a malformed event, an unexpected body): at most 200 characters, and an
+ * ellipsis where it was cut, which tells the secrets scrubber that a secret may have been cut short there.
+ */
+export const snippet = (text: string): string => {
+  if (text.length <= MAX_SNIPPET) return text
+  let end = MAX_SNIPPET
+  const last = text.charCodeAt(end - 1)
+  if (last >= 0xd800 && last <= 0xdbff) end--
+  return `${text.slice(0, end)}…`
+}
+
 /** `"openai: Incorrect API key provided (HTTP 401, code invalid_api_key)"` */
 export const describe = (info: ErrorInfo): string => {
   const facts: Array<string> = []

@@ -36,6 +36,7 @@ import {
   generateId,
   invalidRequest,
   rateLimited,
+  snippet,
   truncate,
   truncatedStream
 } from "../errors.js"
@@ -154,7 +155,7 @@ export const errorFromResponse = (
   const parsed = readError(json)
   const message = parsed.message ??
     (json === undefined && text !== ""
-      ? `unexpected ${response.status} response: ${truncate(text).slice(0, 200)}`
+      ? `unexpected ${response.status} response: ${snippet(text)}`
       : `HTTP ${response.status} with no error message`)
   return classify({
     provider,
@@ -731,7 +732,7 @@ export const streamEvent = (
     json = JSON.parse(data)
   } catch {
     return Either.left(
-      decodeError(state.provider, state.model, "a stream event is not JSON", truncate(data).slice(0, 200))
+      decodeError(state.provider, state.model, "a stream event is not JSON", snippet(data))
     )
   }
   if (event.event === "error" || isErrorBody(json)) {

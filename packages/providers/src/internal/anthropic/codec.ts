@@ -37,6 +37,7 @@ import {
   generateId,
   invalidRequest,
   rateLimited,
+  snippet,
   truncate,
   truncatedStream
 } from "../errors.js"
@@ -114,7 +115,7 @@ export const errorFromResponse = (
   const text = response.body.trim()
   const message = parsed.message ??
     (text !== ""
-      ? `unexpected ${response.status} response: ${truncate(text).slice(0, 200)}`
+      ? `unexpected ${response.status} response: ${snippet(text)}`
       : `HTTP ${response.status}`)
   return classifyError({
     provider,
@@ -774,9 +775,9 @@ export class StreamState {
     try {
       json = JSON.parse(event.data)
     } catch {
-      return this.fail("a stream event is not JSON", truncate(event.data).slice(0, 200))
+      return this.fail("a stream event is not JSON", snippet(event.data))
     }
-    if (!isRecord(json)) return this.fail("a stream event is not a JSON object", truncate(event.data).slice(0, 200))
+    if (!isRecord(json)) return this.fail("a stream event is not a JSON object", snippet(event.data))
     const type = typeof json.type === "string" ? json.type : event.event
     if (type === "error" || event.event === "error") {
       return errorFromEmbedded(this.provider, this.model, json, truncate(event.data), undefined)

@@ -33,7 +33,7 @@ import {
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { decodeError, errorFields, type ErrorInfo, generateId, truncate, truncatedStream } from "../errors.js"
+import { decodeError, errorFields, type ErrorInfo, generateId, snippet, truncate, truncatedStream } from "../errors.js"
 import * as CallId from "./callId.js"
 import * as JsonSchema from "./schema.js"
 import * as wire from "./wire.js"
@@ -102,7 +102,7 @@ export const errorInfo = (
     (typeof inner === "string"
       ? inner
       : json === undefined && text !== ""
-      ? `unexpected ${httpStatus ?? ""} response: ${truncate(text).slice(0, 200)}`
+      ? `unexpected ${httpStatus ?? ""} response: ${snippet(text)}`
       : `HTTP ${httpStatus ?? "?"} with no error message`)
   return {
     provider,
@@ -770,7 +770,7 @@ export const streamPayload = (
     json = JSON.parse(data)
   } catch {
     return Either.left(
-      decodeError(state.provider, state.model, "a stream event is not JSON", truncate(data).slice(0, 200))
+      decodeError(state.provider, state.model, "a stream event is not JSON", snippet(data))
     )
   }
   if (isErrorEnvelope(json)) {

@@ -32,6 +32,7 @@ import {
   type ErrorInfo,
   fromStatus,
   generateId,
+  snippet,
   truncate,
   truncatedStream
 } from "../errors.js"
@@ -101,7 +102,7 @@ export const errorFromResponse = (
   const text = response.body.trim()
   const message = errorMessage(response.json) ??
     (text !== ""
-      ? `unexpected ${response.status} response: ${truncate(text).slice(0, 200)}`
+      ? `unexpected ${response.status} response: ${snippet(text)}`
       : `HTTP ${response.status}`)
   return classifyError({
     provider,
@@ -503,7 +504,7 @@ export class StreamState {
       json = JSON.parse(text)
     } catch {
       return Either.left(
-        decodeError(this.provider, this.model, "a stream line is not JSON", truncate(text).slice(0, 200))
+        decodeError(this.provider, this.model, "a stream line is not JSON", snippet(text))
       )
     }
     if (isError(json)) return Either.left(errorFromEmbedded(this.provider, this.model, json, text))

@@ -36,6 +36,7 @@ import {
   generateId,
   invalidRequest,
   rateLimited,
+  snippet,
   truncate,
   truncatedStream
 } from "../errors.js"
@@ -139,7 +140,7 @@ export const errorFromResponse = (
   const text = response.body.trim()
   const message = parsed.message ??
     (response.json === undefined && text !== ""
-      ? `unexpected ${response.status} response: ${truncate(text).slice(0, 200)}`
+      ? `unexpected ${response.status} response: ${snippet(text)}`
       : `HTTP ${response.status} with no error message`)
   return classify({
     provider,
@@ -603,7 +604,7 @@ export const streamEvent = (
     json = JSON.parse(data)
   } catch {
     return Either.left(
-      decodeError(state.provider, state.model, "a stream event is not JSON", truncate(data).slice(0, 200))
+      decodeError(state.provider, state.model, "a stream event is not JSON", snippet(data))
     )
   }
   if (event.event === "error" || embeddedError(json)) {
