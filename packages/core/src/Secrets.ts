@@ -33,7 +33,8 @@ export interface Secrets {
   readonly scrub: (text: string) => string
   /**
    * The error with every secret removed from its string fields (and from a nested `lastError`): the same value
-   * when it holds none, else a new error of the same class (whose message and stack are made from the clean text).
+   * when it holds none, else a new error of the same class with the clean fields, and the stack of the original
+   * (where it was made) scrubbed the same way.
    * A value that is not one of the library's errors is returned as it is.
    */
   readonly scrubError: <E>(error: E) => E
@@ -256,7 +257,10 @@ export const make = (
     for (const key in fields) {
       if (key !== "_tag" && record[key] !== undefined) props[key] = record[key]
     }
-    return new ctor!({ ...props, ...patch })
+    const clean = new ctor!({ ...props, ...patch }) as { stack?: string }
+    // the frames of where the error was made, not of this function; its first line quotes the message
+    if (typeof record.stack === "string") clean.stack = scrub(record.stack)
+    return clean
   }
 
   return {
