@@ -52,6 +52,9 @@ export interface RecordedRequest {
  *   finishing the response, so the client sees a truncated body. When it is at least the number of pieces, the
  *   whole body is written but a chunked response still lacks its terminating chunk.
  * - `hang`: never answer. The socket stays open until the client leaves or the server is closed.
+ * - `echo`: a server that echoes credentials back: {@link echoCredential} and {@link echoAuthorization} are
+ *   replaced, in the header values and in the body (`chunks`, a string, or the JSON of a value; before `split`), by
+ *   what the request carried. For tests that no secret reaches an error, a log or a span.
  *
  * @since 0.1.0
  * @category models
@@ -66,7 +69,26 @@ export interface Reply {
   readonly chunkDelay?: number | undefined
   readonly disconnectAfter?: number | undefined
   readonly hang?: boolean | undefined
+  readonly echo?: boolean | undefined
 }
+
+/**
+ * In a reply with `echo`, replaced by the request's credential: the token of its `authorization` header (after the
+ * scheme), else its `x-api-key`, `x-goog-api-key` or `api-key` header, else its `key` query parameter (`""` when
+ * it has none).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const echoCredential: string = internal.echoCredential
+
+/**
+ * In a reply with `echo`, replaced by the request's whole `authorization` header (`""` when it has none).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const echoAuthorization: string = internal.echoAuthorization
 
 /**
  * Computes a reply from a request, or declines with `undefined`. It runs when no scripted reply is queued. If it

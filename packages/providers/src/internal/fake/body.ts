@@ -44,21 +44,28 @@ const concat = (pieces: ReadonlyArray<Uint8Array>, byteLength: number): Uint8Arr
   return Buffer.concat(pieces, byteLength)
 }
 
-/** Turns a reply's `chunks` or `body` into the byte pieces to write, applying `split`. */
-export const fromReply = (reply: Reply): Body => {
+/**
+ * Turns a reply's `chunks` or `body` into the byte pieces to write, applying `substitute` to their text (the echo
+ * of a request's credentials), then `split`.
+ */
+export const fromReply = (reply: Reply, substitute?: (text: string) => string): Body => {
   let pieces: ReadonlyArray<Uint8Array>
   let streamed = false
   let json = false
+  const bytes = substitute === undefined
+    ? toBytes
+    : (piece: string | Uint8Array) =>
+      Buffer.from(substitute(typeof piece === "string" ? piece : Buffer.from(piece).toString()))
   if (reply.chunks !== undefined) {
-    pieces = reply.chunks.map(toBytes)
+    pieces = reply.chunks.map(bytes)
     streamed = true
   } else if (reply.body === undefined) {
     if (reply.split === undefined) return empty
     pieces = []
   } else if (typeof reply.body === "string" || reply.body instanceof Uint8Array) {
-    pieces = [toBytes(reply.body)]
+    pieces = [bytes(reply.body)]
   } else {
-    pieces = [Buffer.from(JSON.stringify(reply.body))]
+    pieces = [bytes(JSON.stringify(reply.body))]
     json = true
   }
   // Empty pieces would become empty writes, which a chunked response cannot express (a zero-size chunk ends it).

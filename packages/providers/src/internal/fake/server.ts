@@ -46,6 +46,35 @@ interface State {
   timer: NodeJS.Timeout | undefined
 }
 
+/** @internal */
+export const echoCredential = "{{credential}}"
+
+/** @internal */
+export const echoAuthorization = "{{authorization}}"
+
+/** The credential a request carried, for an `echo` reply. */
+const credentialOf = (request: RecordedRequest): string => {
+  const headers = request.headers
+  const authorization = headers["authorization"]
+  if (authorization !== undefined && authorization !== "") {
+    const space = authorization.indexOf(" ")
+    return space > 0 ? authorization.slice(space + 1).trim() : authorization
+  }
+  for (const name of ["x-api-key", "x-goog-api-key", "api-key"]) {
+    const value = headers[name]
+    if (value !== undefined && value !== "") return value
+  }
+  return new URL(request.path, "http://fake").searchParams.get("key") ?? ""
+}
+
+/** The text of an `echo` reply with the request's credentials in place of the placeholders. */
+const echoOf = (request: RecordedRequest) => {
+  const credential = credentialOf(request)
+  const authorization = request.headers["authorization"] ?? ""
+  return (text: string): string =>
+    text.split(echoCredential).join(credential).split(echoAuthorization).join(authorization)
+}
+
 const delayed = (ms: number | undefined): ms is number => ms !== undefined && ms > 0
 
 /** @internal */
@@ -83,10 +112,12 @@ export const start = (options?: StartOptions): Promise<FakeServer> => {
   const respond = (
     res: Http.ServerResponse,
     reply: Reply,
-    state: State
+    state: State,
+    request: RecordedRequest
   ) => {
     if (reply.hang === true) return
-    const body = Body.fromReply(reply)
+    const substitute = reply.echo === true ? echoOf(request) : undefined
+    const body = Body.fromReply(reply, substitute)
     const send = () => {
       state.timer = undefined
       if (res.destroyed) return
@@ -94,7 +125,10 @@ export const start = (options?: StartOptions): Promise<FakeServer> => {
       if (body.json) res.setHeader("content-type", "application/json")
       if (!body.streamed) res.setHeader("content-length", body.byteLength)
       if (reply.headers !== undefined) {
-        for (const name in reply.headers) res.setHeader(name, reply.headers[name]!)
+        for (const name in reply.headers) {
+          const value = reply.headers[name]!
+          res.setHeader(name, substitute === undefined ? value : substitute(value))
+        }
       }
       writePieces(res, body.pieces, reply, state)
     }
@@ -172,7 +206,7 @@ export const start = (options?: StartOptions): Promise<FakeServer> => {
         json: parseJson(text)
       }
       requests.push(request)
-      respond(res, replyFor(request), state)
+      respond(res, replyFor(request), state, request)
     })
   })
 
