@@ -246,9 +246,17 @@ const streamHighWaterMark = 64 * 1024
 // how long the rest of a body is read after the decoder has seen its end marker, before the request is aborted
 const drainGraceMillis = 5_000
 
+/** A URL as errors quote it: without its query (an API key may travel there) or its user info (a password). */
 const withoutQuery = (url: string): string => {
   const query = url.indexOf("?")
-  return query === -1 ? url : url.slice(0, query)
+  const bare = query === -1 ? url : url.slice(0, query)
+  const at = bare.indexOf("@")
+  if (at === -1) return bare
+  const authority = bare.indexOf("//") + 2
+  const path = bare.indexOf("/", authority)
+  return authority >= 2 && at > authority && (path === -1 || at < path)
+    ? bare.slice(0, authority) + bare.slice(at + 1)
+    : bare
 }
 
 /**

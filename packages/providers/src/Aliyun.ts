@@ -144,7 +144,7 @@ export const make = (
     const chatModel = options.defaultModel ?? defaultModel
     const embeddingModel = options.defaultEmbeddingModel ?? defaultEmbeddingModel
     const classify = codec.classifyError
-    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers, urls: [baseUrl] })
     const transport = yield* HttpTransport.make({
       provider: NAME,
       timeouts: OpenAiCompatible.timeouts(options.timeout),

@@ -152,7 +152,7 @@ export const make = (
     if (!Number.isInteger(maxTokens) || maxTokens < 1) {
       return yield* Effect.fail(configError("defaultMaxTokens", "must be a positive integer"))
     }
-    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers, urls: [baseUrl] })
     const transport = yield* HttpTransport.make({
       provider: NAME,
       timeouts: timeouts(options.timeout),

@@ -171,7 +171,7 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
   Effect.gen(function*() {
     const baseUrl = yield* checkBaseUrl(options.baseUrl ?? defaultBaseUrl)
     const classify = codec.classifyError
-    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers, urls: [baseUrl] })
     const transport = yield* HttpTransport.make({
       provider: name,
       timeouts: timeouts(options.timeout),

@@ -145,7 +145,7 @@ export const make = (
   Effect.gen(function*() {
     const name = "ollama"
     const baseUrl = yield* checkBaseUrl(options.baseUrl ?? defaultBaseUrl)
-    const secrets = Secrets.make([options.apiKey], { headers: options.headers })
+    const secrets = Secrets.make([options.apiKey], { headers: options.headers, urls: [baseUrl] })
     const transport = yield* HttpTransport.make({
       provider: name,
       timeouts: OpenAiCompatible.timeouts(options.timeout),

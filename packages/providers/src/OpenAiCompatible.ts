@@ -170,7 +170,7 @@ export const makeDialect = (
       ...options.headers,
       ...(options.apiKey ? { authorization: `Bearer ${Redacted.value(options.apiKey)}` } : {})
     }
-    const secrets = Secrets.make([options.apiKey], { headers: baseHeaders })
+    const secrets = Secrets.make([options.apiKey], { headers: baseHeaders, urls: [baseUrl] })
     const transport = yield* HttpTransport.make({
       provider: name,
       timeouts: timeouts(options.timeout),

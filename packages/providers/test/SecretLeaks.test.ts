@@ -236,7 +236,13 @@ interface Scenario {
   /** The tags the path must end in: proof that the scenario drove the path it names. */
   readonly tags: ReadonlyArray<LlmError["_tag"]>
   readonly when?: (target: Target) => boolean
+  /** Where the provider is pointed instead of the fake server. */
+  readonly baseUrl?: ((serverUrl: string) => string) | undefined
+  /** Secrets beyond the key and the credentials sent. */
+  readonly secrets?: ReadonlyArray<string> | undefined
 }
+
+const URL_PASSWORD = "pw-in-url-7Hq2Zx9K"
 
 const json = (status: number, body: unknown): FakeServer.Reply => ({
   status,
@@ -376,6 +382,15 @@ const scenarios: ReadonlyArray<Scenario> = [
     tags: ["TimeoutError"]
   },
   {
+    name: "chat: connection refused, with a password in the base URL",
+    call: chat,
+    replies: () => [],
+    // port 9 (discard) on the loopback interface: nothing listens there
+    baseUrl: () => `http://gateway-user:${URL_PASSWORD}@127.0.0.1:9`,
+    secrets: [URL_PASSWORD],
+    tags: ["NetworkError", "InvalidRequestError"]
+  },
+  {
     name: "embeddings: 400 with the key in the error body",
     call: embed,
     replies: (t) => [json(400, t.errorBody(400, echo(t.key)))],
@@ -471,7 +486,9 @@ describe("SecretLeaks", () => {
               logs.push(util.inspect({ message, annotations: [...annotations] }, { depth: 10 }))
             })
             const exit = yield* scenario.call.pipe(
-              Effect.provide(target.layer(server.url, scenario.options ?? {})),
+              Effect.provide(
+                target.layer(scenario.baseUrl ? scenario.baseUrl(server.url) : server.url, scenario.options ?? {})
+              ),
               Effect.provide(Http.layer()),
               Effect.withTracer(tracer),
               Effect.exit,
@@ -482,10 +499,12 @@ describe("SecretLeaks", () => {
             if (!Exit.isFailure(exit)) return
             const error = Option.getOrThrow(Cause.failureOption(exit.cause))
             assert.include(scenario.tags, error._tag, `ended in ${error._tag}: ${error.message}`)
-            // the echo really happened: the server had a credential to send back
-            assert.isAtLeast(server.requests.length, 1)
-            const secrets = secretsOf(target, server)
-            assert.isAtLeast(secrets.length, target.name === "zhipu" ? 4 : 1)
+            const secrets = [...secretsOf(target, server), ...(scenario.secrets ?? [])]
+            if (scenario.baseUrl === undefined) {
+              // the echo really happened: the server had a credential to send back
+              assert.isAtLeast(server.requests.length, 1)
+              assert.isAtLeast(secrets.length, target.name === "zhipu" ? 4 : 1)
+            }
 
             const texts: Array<[string, string]> = [
               ...textsOfError(error),
