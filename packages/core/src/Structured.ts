@@ -206,6 +206,9 @@ const withInstruction = (messages: ReadonlyArray<ChatMessage>, text: string): Re
 }
 
 const plan = <A>(info: LlmProvider.ProviderInfo, options: Options<A>): Either.Either<Plan<A>, LlmError> => {
+  if (typeof options !== "object" || options === null) {
+    return Either.left(invalid(info.name, "schema", "expected the options of a structured request"))
+  }
   const { jsonSchema, mode, repair, schema, schemaDescription, schemaName, strict, ...rest } = options
   const provider = info.name
   const name = schemaName ?? DEFAULT_NAME

@@ -17,8 +17,8 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
-import type * as Schema from "effect/Schema"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type { StandardSchemaV1 } from "./internal/schemaInput.js"
 
 /**
@@ -115,3 +115,51 @@ export const make = <const Name extends string, Params = unknown, Success = unkn
   strict: options.strict,
   handler: options.handler
 })
+
+/**
+ * A tool whose handler is an async function, as the Promise facade's `runTools` takes them: `parameters` is an
+ * Effect Schema, a Standard Schema (with `jsonSchema` beside it unless it exposes one), or a plain JSON Schema
+ * object (the arguments are then only JSON-parsed). A rejected promise is the handler's failure; `signal` aborts
+ * when the run is interrupted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AsyncOptions<Params> {
+  readonly description?: string | undefined
+  readonly parameters?: SchemaLike<Params> | Record<string, unknown> | undefined
+  readonly jsonSchema?: Record<string, unknown> | undefined
+  readonly strict?: boolean | undefined
+  readonly run: (params: Params, context: HandlerContext & { readonly signal: AbortSignal }) => unknown
+}
+
+const isSchemaLike = (u: unknown): u is SchemaLike<unknown> =>
+  Schema.isSchema(u) ||
+  ((typeof u === "object" || typeof u === "function") && u !== null && "~standard" in u)
+
+/**
+ * Makes a tool from an async function (see {@link AsyncOptions}).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeAsync = <const Name extends string, Params = unknown>(
+  name: Name,
+  options: AsyncOptions<Params>
+): Tool<Name, Params, unknown, unknown, never> => {
+  const parameters = options.parameters
+  const schema = isSchemaLike(parameters) ? parameters as SchemaLike<Params> : undefined
+  const jsonSchema = options.jsonSchema ??
+    (schema === undefined ? parameters as Record<string, unknown> | undefined : undefined)
+  return make(name, {
+    description: options.description,
+    parameters: schema,
+    jsonSchema,
+    strict: options.strict,
+    handler: (params, context) =>
+      Effect.tryPromise({
+        try: async (signal) => options.run(params, { ...context, signal }),
+        catch: (error) => error
+      })
+  })
+}

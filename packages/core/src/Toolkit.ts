@@ -346,6 +346,9 @@ const settingsOf = <Tools extends ReadonlyArray<Tool.Any>>(
   info: LlmProvider.ProviderInfo,
   options: RunOptions<Tools>
 ): Either.Either<{ readonly settings: Settings; readonly messages: ReadonlyArray<ChatMessage> }, LlmError> => {
+  if (typeof options !== "object" || options === null) {
+    return Either.left(invalid(info.name, "toolkit", "expected the options of a tool run"))
+  }
   const { concurrency, failureMode, maxSteps, messages, stopWhen, toolkit, ...request } = options
   const provider = info.name
   const steps = maxSteps ?? 10
@@ -391,7 +394,8 @@ const settingsOf = <Tools extends ReadonlyArray<Tool.Any>>(
 const requestOf = (settings: Settings, state: State): ChatCompletionRequest => ({
   ...settings.request,
   messages: state.messages,
-  tools: settings.definitions
+  // An empty toolkit sends no `tools` (some providers refuse an empty list).
+  ...(settings.definitions.length > 0 ? { tools: settings.definitions } : {})
 })
 
 /** The assistant turn as it goes back to the model: the message as it came, provider-specific fields included. */

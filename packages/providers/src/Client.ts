@@ -25,7 +25,16 @@ import type {
   EmbeddingRequest,
   EmbeddingResponse
 } from "@llm-api-router/core"
-import { ChatStream, Http, InvalidRequestError, LlmProvider, ResponseCache } from "@llm-api-router/core"
+import {
+  ChatStream,
+  Http,
+  InvalidRequestError,
+  LlmProvider,
+  ResponseCache,
+  Structured,
+  Tool,
+  Toolkit
+} from "@llm-api-router/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -119,6 +128,50 @@ export interface ClientInfo {
 }
 
 /**
+ * `parse`'s params: a chat request with the `schema` of the answer (an Effect Schema or a Standard Schema) and
+ * `Structured.generate`'s options (`jsonSchema`, `schemaName`, `schemaDescription`, `strict`, `repair`, `mode`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChatCompletionParseParams<A> extends Structured.Options<A> {}
+
+/**
+ * A completion whose first choice's message carries the decoded answer as `parsed` (`null` on other choices).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ParsedChatCompletion<A> extends Omit<ChatCompletion, "choices"> {
+  readonly choices: ReadonlyArray<
+    Omit<ChatCompletion["choices"][number], "message"> & {
+      readonly message: ChatCompletion["choices"][number]["message"] & { readonly parsed: A | null }
+    }
+  >
+}
+
+/**
+ * A tool for `runTools`: `parameters` an Effect Schema, a Standard Schema (with `jsonSchema` beside it unless it
+ * exposes one) or a plain JSON Schema; `run` an async function of the decoded arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnableTool<A = any> extends Tool.AsyncOptions<A> {
+  readonly name: string
+}
+
+/**
+ * `runTools`' params: a chat request, its `tools`, and `Toolkit.run`'s options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunToolsParams extends Omit<Toolkit.RunOptions<ReadonlyArray<Tool.Any>>, "toolkit"> {
+  readonly tools: ReadonlyArray<RunnableTool>
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -126,7 +179,29 @@ export interface Completions {
   create(params: ChatCompletionCreateParamsStreaming, options?: RequestOptions): Promise<ChatCompletionStream>
   create(params: ChatCompletionCreateParamsNonStreaming, options?: RequestOptions): Promise<ChatCompletion>
   create(params: ChatCompletionCreateParams, options?: RequestOptions): Promise<ChatCompletion | ChatCompletionStream>
+  /** `Structured.generate`: the answer decoded by `schema`, as `choices[0].message.parsed`. */
+  parse<A>(params: ChatCompletionParseParams<A>, options?: RequestOptions): Promise<ParsedChatCompletion<A>>
+  /** `Toolkit.run` over `tools`: the same result. */
+  runTools(params: RunToolsParams, options?: RequestOptions): Promise<Toolkit.RunResult>
 }
+
+const parsedCompletion = <A>(result: Structured.Result<A>): ParsedChatCompletion<A> => ({
+  ...result.completion,
+  choices: result.completion.choices.map((choice, i) => ({
+    ...choice,
+    message: { ...choice.message, parsed: i === 0 ? result.value : null }
+  }))
+})
+
+// What is not a list of tools, or not a tool, is passed on as it is, for the toolkit's check to reject.
+const toolkitOf = (tools: ReadonlyArray<RunnableTool>): Toolkit.Toolkit =>
+  Array.isArray(tools)
+    ? Toolkit.make(
+      ...tools.map((tool) =>
+        typeof tool === "object" && tool !== null ? Tool.makeAsync(tool.name, tool) : tool as never
+      )
+    )
+    : { _tag: "Toolkit", tools: tools as never }
 
 /**
  * @since 0.1.0
@@ -285,7 +360,16 @@ export class Client implements AsyncDisposable {
       )
       return iterator.start().then(() => makeStream(iterator))
     }
-    this.chat = { completions: { create } as Completions }
+    const parse = <A>(params: ChatCompletionParseParams<A>, options?: RequestOptions) =>
+      runner.run(withCacheOptions(Effect.map(Structured.generate(params), parsedCompletion), options), options?.signal)
+    const runTools = (params: RunToolsParams, options?: RequestOptions) => {
+      const { tools, ...rest } = params ?? {} as RunToolsParams
+      return runner.run(
+        withCacheOptions(Toolkit.run({ ...rest, toolkit: toolkitOf(tools) }), options),
+        options?.signal
+      )
+    }
+    this.chat = { completions: { create, parse, runTools } as Completions }
     this.embeddings = {
       create: (params, options) => runner.run(withCacheOptions(LlmProvider.embed(params), options), options?.signal)
     }

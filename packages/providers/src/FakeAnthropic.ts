@@ -124,7 +124,7 @@ export const errorReply: (status: number, error: ErrorBody, headers?: Readonly<R
  * - `POST …/messages` (with an `x-api-key`, else `401`): the assistant echoes the last user turn
  *   (`"Echo: <text>"`, tool results' text included), or, when the request has `tools` (and `tool_choice` is not
  *   `none`) and the last user turn holds no tool results, calls the first tool (or the one `tool_choice` names)
- *   with the user's text in each required string property. `max_tokens` (required, else `400`) cuts the answer
+ *   with a value of its input schema (each required property filled, every string the user's text). `max_tokens` (required, else `400`) cuts the answer
  *   with `stop_reason: "max_tokens"`. With `stream: true` it answers with the full event sequence
  *   (`message_start`, blocks, `ping`, `message_delta`, `message_stop`), tool input in fragments.
  * - anything else: `404` in Anthropic's error envelope.

@@ -134,7 +134,8 @@ export const errorReply: (status: number, error: ErrorBody, headers?: Readonly<R
  * - `POST …/services/aigc/text-generation/generation` and `…/multimodal-generation/generation` (content as
  *   `[{text}]` parts there): the assistant echoes the last user message (`"Echo: <text>"`), or, when
  *   `parameters.tools` is set (and `tool_choice` is not `"none"`) and the user spoke last, calls the first tool
- *   (or the named one) with the user's text in each required string property. `parameters.max_tokens` cuts the
+ *   (or the named one) with a value of its schema (required properties filled, strings the user's text); a
+ *   `parameters.response_format` JSON Schema is answered with such a value as JSON text. `parameters.max_tokens` cuts the
  *   answer with `finish_reason: "length"`; `result_format: "text"` answers with `output.text`. With
  *   `X-DashScope-SSE: enable` (or `Accept: text/event-stream`) it streams one event per word, `finish_reason:
  *   "null"` until the last, cumulative usage on each: deltas when `parameters.incremental_output` is `true`, the

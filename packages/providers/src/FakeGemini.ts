@@ -141,7 +141,8 @@ export const errorInfo: (reason: string) => unknown = internal.errorInfo
  *
  * - `POST …/models/{m}:generateContent`: the model echoes the last user text (`"Echo: <text>"`), or, when the
  *   request declares functions (and the mode is not `NONE`) and the user spoke last, calls the first allowed one
- *   with the user's text in each required string parameter (with a `thoughtSignature`). After function responses
+ *   with a value of its schema (required parameters filled, strings the user's text; with a `thoughtSignature`);
+ *   a `responseJsonSchema` / `responseSchema` is answered with such a value as JSON text. After function responses
  *   it answers with their outputs. `maxOutputTokens` cuts the answer with `MAX_TOKENS`. It refuses, with the real
  *   API's messages, a call turn replayed without its signature and a response turn whose count of
  *   `functionResponse` parts differs from the call turn's.

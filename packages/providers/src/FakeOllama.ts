@@ -109,7 +109,8 @@ export const notFoundMessage: (model: string) => string = internal.notFoundMessa
  *
  * - `POST /api/chat`: the assistant echoes the last user message (`"Echo: <text>"`), or, when the request has
  *   `tools` and the last message is the user's, calls the first tool, whole, with an arguments object holding the
- *   user's text in each required string property and `done_reason: "stop"` (as Ollama does).
+ *   value of its schema (required properties filled, strings the user's text; a `format` schema is answered
+ *   with such a value as JSON text) and `done_reason: "stop"` (as Ollama does).
  *   `options.num_predict` cuts the answer with `done_reason: "length"`. Streams (the default, unless
  *   `stream: false`) are one NDJSON line per word, then a `done: true` line with the metrics.
  * - `POST /api/embed`: deterministic unit vectors from a hash of each input, `dimensions` long (default 8), with

@@ -127,8 +127,8 @@ export const errorReply: (status: number, error: ErrorBody, headers?: Readonly<R
  *
  * - `POST …/chat/completions`: the assistant echoes the last user message (`"Echo: <text>"`), or, when the
  *   request has `tools` (and `tool_choice` is not `"none"`) and the last message is the user's, calls the first
- *   tool (or the one `tool_choice` names) with a JSON object holding the user's text in each required string
- *   property. `max_tokens` / `max_completion_tokens` cut the answer with `finish_reason: "length"`. With
+ *   tool (or the one `tool_choice` names) with a value of its schema (required properties filled, every string the
+ *   user's text); a `json_schema` `response_format` is answered with such a value as JSON text. `max_tokens` / `max_completion_tokens` cut the answer with `finish_reason: "length"`. With
  *   `stream: true` it answers with `chat.completion.chunk`s: a role chunk, one chunk per word (tool arguments in
  *   two fragments), a finish chunk, a `choices: []` usage chunk when `stream_options.include_usage` is set, and
  *   `[DONE]`.

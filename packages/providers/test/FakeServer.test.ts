@@ -397,7 +397,7 @@ describe("FakeOpenAi", () => {
         assert.notProperty(last, "usage")
       }))
 
-    it.scopedLive("calls the first tool with the required string properties", () =>
+    it.scopedLive("calls the first tool with a value of its schema: required properties filled, strings the user's text", () =>
       Effect.gen(function*() {
         const server = yield* FakeServer.make({ handler: FakeOpenAi.responder() })
         const tools = [
@@ -437,7 +437,7 @@ describe("FakeOpenAi", () => {
         assert.strictEqual(calls[0].id, "call_fake2")
         assert.strictEqual(calls[0].function.name, "get_weather")
         const args = calls.map((c: any) => c.function.arguments).join("")
-        assert.deepStrictEqual(JSON.parse(args), { city: "hello there world" })
+        assert.deepStrictEqual(JSON.parse(args), { city: "hello there world", days: 1 })
         assert.strictEqual(chunks[chunks.length - 1].choices[0].finish_reason, "tool_calls")
       }))
 

@@ -1,6 +1,6 @@
 import type { ErrorBody, ResponderOptions, SseOptions, StreamReplyOptions } from "../../FakeAnthropic.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
-import { countWords, isRecord, type Json, wordPieces } from "./text.js"
+import { countWords, isRecord, type Json, sampleOf, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -128,15 +128,8 @@ const toolCallFor = (body: Json, last: Json, userText: string): Call | undefined
     isRecord(t) && typeof t.name === "string" && (forced === undefined || t.name === forced)
   )
   if (!isRecord(tool)) return undefined
-  const input: Json = {}
-  const schema = tool.input_schema
-  if (isRecord(schema) && Array.isArray(schema.required) && isRecord(schema.properties)) {
-    for (const name of schema.required) {
-      const property = typeof name === "string" ? schema.properties[name] : undefined
-      if (isRecord(property) && property.type === "string") input[name as string] = userText
-    }
-  }
-  return { name: tool.name as string, input }
+  const input = sampleOf(tool.input_schema ?? {}, userText)
+  return { name: tool.name as string, input: isRecord(input) ? input : {} }
 }
 
 /** @internal */

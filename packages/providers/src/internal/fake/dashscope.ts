@@ -1,7 +1,7 @@
 import type { ErrorBody, ResponderOptions, SseOptions, StreamEvent, StreamReplyOptions } from "../../FakeDashScope.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
-import { countWords, isRecord, type Json, lastUserText, textOf, wordPieces } from "./text.js"
+import { countWords, isRecord, type Json, lastUserText, sampleOf, textOf, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -101,15 +101,10 @@ const toolCallFor = (
   for (const candidate of tools) {
     if (!isRecord(candidate) || !isRecord(candidate.function) || typeof candidate.function.name !== "string") continue
     if (forced !== undefined && candidate.function.name !== forced) continue
-    const args: Record<string, string> = {}
-    const schema = candidate.function.parameters
-    if (isRecord(schema) && Array.isArray(schema.required) && isRecord(schema.properties)) {
-      for (const name of schema.required) {
-        const property = typeof name === "string" ? schema.properties[name] : undefined
-        if (isRecord(property) && property.type === "string") args[name as string] = userText
-      }
+    return {
+      name: candidate.function.name,
+      arguments: JSON.stringify(sampleOf(candidate.function.parameters ?? {}, userText))
     }
-    return { name: candidate.function.name, arguments: JSON.stringify(args) }
   }
   return undefined
 }
@@ -145,7 +140,14 @@ export const responder = (options?: ResponderOptions): Handler => {
     let pieces: Array<string> = []
     let finishReason = "stop"
     if (toolCall === undefined) {
-      pieces = wordPieces(`Echo: ${userText}`)
+      const format = isRecord(parameters.response_format) && parameters.response_format.type === "json_schema" &&
+          isRecord(parameters.response_format.json_schema)
+        ? parameters.response_format.json_schema.schema
+        : undefined
+      // A JSON Schema format is answered with a value of that schema, spread over several chunks.
+      pieces = wordPieces(
+        isRecord(format) ? JSON.stringify(sampleOf(format, userText), null, 1) : `Echo: ${userText}`
+      )
       const words = options?.words
       if (words !== undefined) {
         if (pieces.length > words) pieces.length = Math.max(0, words)

@@ -1,7 +1,7 @@
 import type { ErrorBody, ResponderOptions, SseOptions, StreamReplyOptions } from "../../FakeGemini.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
-import { countWords, isRecord, type Json, wordPieces } from "./text.js"
+import { countWords, isRecord, type Json, sampleOf, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -138,21 +138,13 @@ const callFor = (body: Json, lastParts: ReadonlyArray<Json>, userText: string): 
   const allowed = Array.isArray(config.allowedFunctionNames) ? config.allowedFunctionNames : undefined
   const declaration = functions.find((f) => allowed === undefined || allowed.includes(f.name))
   if (declaration === undefined) return undefined
-  const args: Json = {}
   const parameters = isRecord(declaration.parameters)
     ? declaration.parameters
     : isRecord(declaration.parametersJsonSchema)
     ? declaration.parametersJsonSchema
-    : undefined
-  if (parameters !== undefined && Array.isArray(parameters.required) && isRecord(parameters.properties)) {
-    for (const name of parameters.required) {
-      const property = typeof name === "string" ? parameters.properties[name] : undefined
-      if (isRecord(property) && typeof property.type === "string" && property.type.toLowerCase() === "string") {
-        args[name as string] = userText
-      }
-    }
-  }
-  return { name: declaration.name as string, args }
+    : {}
+  const args = sampleOf(parameters, userText)
+  return { name: declaration.name as string, args: isRecord(args) ? args : {} }
 }
 
 /** What the real API checks about a conversation's function turns, with its real messages. */
@@ -212,7 +204,15 @@ export const responder = (options?: ResponderOptions): Handler => {
     let pieces: Array<string> = []
     let finishReason = "STOP"
     if (call === undefined) {
-      pieces = wordPieces(`Echo: ${userText}`)
+      const format = isRecord(config.responseJsonSchema)
+        ? config.responseJsonSchema
+        : isRecord(config.responseSchema)
+        ? config.responseSchema
+        : undefined
+      // A response schema is answered with a value of that schema, spread over several chunks.
+      pieces = wordPieces(
+        format !== undefined ? JSON.stringify(sampleOf(format, userText), null, 1) : `Echo: ${userText}`
+      )
       const words = options?.words
       if (words !== undefined) {
         if (pieces.length > words) pieces.length = Math.max(0, words)

@@ -1,7 +1,7 @@
 import type { ResponderOptions, StreamReplyOptions } from "../../FakeOllama.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
-import { countWords, isRecord, type Json, wordPieces } from "./text.js"
+import { countWords, isRecord, type Json, sampleOf, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -96,7 +96,10 @@ export const responder = (options?: ResponderOptions): Handler => {
     let doneReason = "stop"
     let toolCall: Json | undefined = undefined
     if (tool === undefined) {
-      pieces = wordPieces(`Echo: ${userText}`)
+      // A `format` schema is answered with a value of that schema, spread over several chunks.
+      pieces = wordPieces(
+        isRecord(body.format) ? JSON.stringify(sampleOf(body.format, userText), null, 1) : `Echo: ${userText}`
+      )
       const words = options?.words
       if (words !== undefined) {
         if (pieces.length > words) pieces.length = Math.max(0, words)
@@ -109,14 +112,7 @@ export const responder = (options?: ResponderOptions): Handler => {
       }
     } else {
       // Like Ollama: the whole call at once, arguments an object, and done_reason still "stop".
-      const args: Json = {}
-      const parameters = tool.parameters
-      if (isRecord(parameters) && Array.isArray(parameters.required) && isRecord(parameters.properties)) {
-        for (const name of parameters.required) {
-          const property = typeof name === "string" ? parameters.properties[name] : undefined
-          if (isRecord(property) && property.type === "string") args[name as string] = userText
-        }
-      }
+      const args = sampleOf(tool.parameters ?? {}, userText)
       toolCall = { id: `call_fake${sequence}`, function: { index: 0, name: tool.name, arguments: args } }
     }
     const evalCount = toolCall === undefined ? pieces.length : countWords(JSON.stringify(toolCall.function)) + 1

@@ -1,7 +1,7 @@
 import type { ErrorBody, OpenRouterError, ResponderOptions, SseOptions, StreamReplyOptions } from "../../FakeOpenAi.js"
 import type { Handler, RecordedRequest, Reply } from "../../FakeServer.js"
 import * as Embedding from "./embedding.js"
-import { countWords, isRecord, type Json, lastUserText, textOf, wordPieces } from "./text.js"
+import { countWords, isRecord, type Json, lastUserText, sampleOf, textOf, wordPieces } from "./text.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // framing and replies
@@ -122,15 +122,7 @@ const toolCallFor = (body: Json, messages: ReadonlyArray<unknown>, userText: str
     }
   }
   if (tool === undefined) return undefined
-  const args: Record<string, string> = {}
-  const parameters = tool.parameters
-  if (isRecord(parameters) && Array.isArray(parameters.required) && isRecord(parameters.properties)) {
-    for (const name of parameters.required) {
-      const property = typeof name === "string" ? parameters.properties[name] : undefined
-      if (isRecord(property) && property.type === "string") args[name as string] = userText
-    }
-  }
-  return { name: tool.name as string, arguments: JSON.stringify(args) }
+  return { name: tool.name as string, arguments: JSON.stringify(sampleOf(tool.parameters ?? {}, userText)) }
 }
 
 const positiveInt = (u: unknown): number | undefined =>
@@ -160,7 +152,14 @@ export const responder = (options?: ResponderOptions): Handler => {
     let pieces: Array<string> = []
     let finishReason = "stop"
     if (toolCall === undefined) {
-      pieces = wordPieces(`Echo: ${userText}`)
+      const format = isRecord(body.response_format) && body.response_format.type === "json_schema" &&
+          isRecord(body.response_format.json_schema)
+        ? body.response_format.json_schema.schema
+        : undefined
+      // A JSON Schema format is answered with a value of that schema, spread over several chunks.
+      pieces = wordPieces(
+        isRecord(format) ? JSON.stringify(sampleOf(format, userText), null, 1) : `Echo: ${userText}`
+      )
       const words = options?.words
       if (words !== undefined) {
         if (pieces.length > words) pieces.length = Math.max(0, words)

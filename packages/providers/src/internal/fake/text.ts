@@ -54,3 +54,50 @@ export const lastUserText = (messages: ReadonlyArray<unknown>): string => {
   }
   return ""
 }
+
+const typeOf = (schema: Json): string | undefined => {
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type
+  return typeof type === "string" ? type.toLowerCase() : undefined
+}
+
+/**
+ * A value that matches a JSON Schema (as far as the fakes need: types, required properties, enums, `anyOf`,
+ * local `$ref`s), every string being `text`: what the fakes answer to a structured request, and the arguments of
+ * the tools they call. Only required properties are filled; `root` resolves `$ref`s.
+ */
+export const sampleOf = (schema: unknown, text: string, root: unknown = schema, depth = 0): unknown => {
+  if (!isRecord(schema) || depth > 8) return null
+  if (typeof schema.$ref === "string" && schema.$ref.startsWith("#/") && isRecord(root)) {
+    let target: unknown = root
+    for (const key of schema.$ref.slice(2).split("/")) target = isRecord(target) ? target[key] : undefined
+    return sampleOf(target, text, root, depth + 1)
+  }
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0]
+  if ("const" in schema) return schema.const
+  const union = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : undefined
+  if (union !== undefined && union.length > 0) return sampleOf(union[0], text, root, depth + 1)
+  switch (typeOf(schema)) {
+    case "string":
+      return text
+    case "number":
+    case "integer":
+      return typeof schema.minimum === "number" ? schema.minimum : 1
+    case "boolean":
+      return true
+    case "null":
+      return null
+    case "array": {
+      const min = typeof schema.minItems === "number" ? schema.minItems : 0
+      return Array.from({ length: min }, () => sampleOf(schema.items, text, root, depth + 1))
+    }
+    default: {
+      const out: Json = {}
+      if (Array.isArray(schema.required) && isRecord(schema.properties)) {
+        for (const name of schema.required) {
+          if (typeof name === "string") out[name] = sampleOf(schema.properties[name], text, root, depth + 1)
+        }
+      }
+      return out
+    }
+  }
+}
