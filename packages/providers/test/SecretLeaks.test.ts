@@ -8,9 +8,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { LlmError } from "@llm-api-router/core"
-import { Http, LlmProvider } from "@llm-api-router/core"
+import { Http, isLlmError, LlmProvider } from "@llm-api-router/core"
 import { RecordingTracer } from "@llm-api-router/core/testing"
 import { Aliyun, Anthropic, DeepSeek, Gemini, Ollama, OpenAi, OpenRouter, Zhipu } from "@llm-api-router/providers"
+import { Client } from "@llm-api-router/providers/Client"
 import { FakeServer } from "@llm-api-router/providers/testing"
 import * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
@@ -63,6 +64,8 @@ interface Target {
   /** The key's parts that are secret on their own. */
   readonly secretParts: ReadonlyArray<string>
   readonly layer: (url: string, options: LayerOptions) => ProviderLayer
+  /** The same provider as a `Client` config (the Promise API). */
+  readonly config: (url: string) => ConstructorParameters<typeof Client>[0]
   readonly embeddings: boolean
   readonly errorBody: (status: number, text: string) => unknown
   /** A 200 body that is an error in the protocol's shape, when it has one. */
@@ -100,18 +103,31 @@ const openAiWire = {
 
 const openAiLike = (
   name: string,
+  path: string,
   layer: (url: string, options: LayerOptions) => ProviderLayer,
   embeddings = true
-): Target => ({ name, key: KEY, secretParts: [], layer, embeddings, ...openAiWire })
+): Target => ({
+  name,
+  key: KEY,
+  secretParts: [],
+  layer,
+  config: (url) => ({ provider: name, apiKey: KEY, baseUrl: `${url}${path}`, retry: false }),
+  embeddings,
+  ...openAiWire
+})
 
 const apiKey = Redacted.make(KEY)
 
 const targets: ReadonlyArray<Target> = [
-  openAiLike("openai", (url, o) => OpenAi.layer({ apiKey, baseUrl: `${url}/v1`, retry: false, ...o })),
-  openAiLike("openrouter", (url, o) => OpenRouter.layer({ apiKey, baseUrl: `${url}/api/v1`, retry: false, ...o })),
-  openAiLike("deepseek", (url, o) => DeepSeek.layer({ apiKey, baseUrl: url, retry: false, ...o }), false),
+  openAiLike("openai", "/v1", (url, o) => OpenAi.layer({ apiKey, baseUrl: `${url}/v1`, retry: false, ...o })),
+  openAiLike(
+    "openrouter",
+    "/api/v1",
+    (url, o) => OpenRouter.layer({ apiKey, baseUrl: `${url}/api/v1`, retry: false, ...o })
+  ),
+  openAiLike("deepseek", "", (url, o) => DeepSeek.layer({ apiKey, baseUrl: url, retry: false, ...o }), false),
   {
-    ...openAiLike("zhipu", (url, o) =>
+    ...openAiLike("zhipu", "/api/paas/v4", (url, o) =>
       Zhipu.layer({
         apiKey: Redacted.make(ZHIPU_KEY),
         auth: "jwt",
@@ -120,12 +136,20 @@ const targets: ReadonlyArray<Target> = [
         ...o
       })),
     key: ZHIPU_KEY,
-    secretParts: [ZHIPU_SECRET]
+    secretParts: [ZHIPU_SECRET],
+    config: (url) => ({
+      provider: "zhipu",
+      apiKey: ZHIPU_KEY,
+      baseUrl: `${url}/api/paas/v4`,
+      retry: false,
+      options: { auth: "jwt" }
+    })
   },
   {
     name: "anthropic",
     key: KEY,
     secretParts: [],
+    config: (url) => ({ provider: "anthropic", apiKey: KEY, baseUrl: `${url}/v1`, retry: false }),
     layer: (url, o) => Anthropic.layer({ apiKey, baseUrl: `${url}/v1`, retry: false, ...o }),
     embeddings: false,
     errorBody: (_status, text) => ({ type: "error", error: { type: text, message: text }, request_id: text }),
@@ -158,6 +182,7 @@ const targets: ReadonlyArray<Target> = [
     name: "gemini",
     key: KEY,
     secretParts: [],
+    config: (url) => ({ provider: "gemini", apiKey: KEY, baseUrl: `${url}/v1beta`, retry: false }),
     layer: (url, o) => Gemini.layer({ apiKey, baseUrl: `${url}/v1beta`, retry: false, ...o }),
     embeddings: true,
     errorBody: (status, text) => ({ error: { code: status, message: text, status: text } }),
@@ -177,6 +202,7 @@ const targets: ReadonlyArray<Target> = [
     name: "aliyun",
     key: KEY,
     secretParts: [],
+    config: (url) => ({ provider: "aliyun", apiKey: KEY, baseUrl: `${url}/api/v1`, retry: false }),
     layer: (url, o) => Aliyun.layer({ apiKey, baseUrl: `${url}/api/v1`, retry: false, ...o }),
     embeddings: true,
     errorBody: (_status, text) => ({ code: text, message: text, request_id: text }),
@@ -203,6 +229,7 @@ const targets: ReadonlyArray<Target> = [
     name: "ollama",
     key: KEY,
     secretParts: [],
+    config: (url) => ({ provider: "ollama", apiKey: KEY, baseUrl: url, retry: false }),
     layer: (url, o) => Ollama.layer({ apiKey, baseUrl: url, retry: false, ...o }),
     embeddings: true,
     errorBody: (_status, text) => ({ error: text }),
@@ -458,6 +485,52 @@ const textsOfSpans = (spans: ReadonlyArray<RecordingTracer.RecordingTracer["span
   return out
 }
 
+/** What a promise rejected with; fails the test if it resolved. */
+const rejectionOf = async (promise: Promise<unknown>): Promise<unknown> => {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error("expected a rejection")
+}
+
+/** The Promise API's calls, and the paths they are driven down. */
+const promiseScenarios: ReadonlyArray<{
+  readonly name: string
+  readonly call: (client: Client) => Promise<unknown>
+  readonly replies: (target: Target) => ReadonlyArray<FakeServer.Reply>
+}> = [
+  {
+    name: "chat: 401 with the key in the error body",
+    call: (client) => client.chat.completions.create(chatRequest),
+    replies: (t) => [json(401, t.errorBody(401, echo(t.key)))]
+  },
+  {
+    name: "chat: 200 whose JSON does not match the protocol",
+    call: (client) => client.chat.completions.create(chatRequest),
+    replies: (t) => [json(200, t.badCompletion(echo(t.key)))]
+  },
+  {
+    name: "stream: an error event after a chunk",
+    call: async (client) => {
+      for await (const _ of await client.chat.completions.create({ ...chatRequest, stream: true })) {
+        // drained
+      }
+    },
+    replies: (t) => [streamed(t, [t.firstEvent, t.errorEvent(echo(t.key))])]
+  },
+  {
+    name: "stream: a malformed event whose snippet cuts the key",
+    call: async (client) => {
+      for await (const _ of await client.chat.completions.create({ ...chatRequest, stream: true })) {
+        // drained
+      }
+    },
+    replies: (t) => [streamed(t, [t.firstEvent, t.malformedEvent(`${pad}${echo(t.key)}`)])]
+  }
+]
+
 describe("SecretLeaks", () => {
   it("covers every provider", () => {
     assert.deepStrictEqual(targets.map((t) => t.name).sort(), [
@@ -474,6 +547,26 @@ describe("SecretLeaks", () => {
 
   for (const target of targets) {
     describe(target.name, () => {
+      for (const scenario of promiseScenarios) {
+        it(`Promise API: ${scenario.name}`, async () => {
+          const server = await FakeServer.start()
+          try {
+            for (const reply of scenario.replies(target)) server.enqueue({ ...reply, echo: true })
+            await using client = new Client(target.config(server.url))
+            const error = await rejectionOf(scenario.call(client))
+            assert.isTrue(isLlmError(error), `rejected with ${String(error)}`)
+            assert.isAtLeast(server.requests.length, 1)
+            const pieces = piecesOf(secretsOf(target, server))
+            for (const [where, text] of textsOfError(error)) {
+              for (const piece of pieces) {
+                if (text.includes(piece)) assert.fail(`${where} leaks ${JSON.stringify(piece)}:\n${text}`)
+              }
+            }
+          } finally {
+            await server.close()
+          }
+        })
+      }
       for (const scenario of scenarios) {
         if (scenario.when !== undefined && !scenario.when(target)) continue
         it.scopedLive(scenario.name, () =>
