@@ -1,14 +1,13 @@
 /**
- * A multi-turn agent loop with the Promise `Client`: the model may call tools over several turns; the program runs
- * them and sends their results back until the model answers, or until the step limit, which stops a model that
- * would call tools forever.
+ * A multi-turn agent loop with the Promise `Client`: `client.chat.completions.runTools` offers the tools, runs the
+ * calls the model makes (an `async run` per tool), sends the results back, and repeats until the model answers or
+ * `maxSteps` model calls have been made, which stops a model that would call tools forever.
  *
  * Offline by default (a fake OpenAI-compatible server whose "model" looks up one city per turn); OPENAI_API_KEY
  * set: OpenAI.
  *
  *   pnpm exec tsx --conditions=source examples/agent.ts
  */
-import type { ChatCompletion, ChatMessage, FunctionTool } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"
 import * as Backend from "./src/backend.js"
 
@@ -20,55 +19,50 @@ await using client = new Client({
   defaultModel: backend.model
 })
 
-const tools: Array<FunctionTool> = [{
-  type: "function",
-  function: {
-    name: "get_weather",
-    description: "The current weather in one city",
-    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
-  }
+const tools = [{
+  name: "get_weather",
+  description: "The current weather in one city",
+  // A plain JSON Schema: the arguments are only JSON-parsed. An Effect Schema or a Standard Schema (zod, valibot)
+  // would decode them, and a call whose arguments do not decode would go back to the model as an error.
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  run: async (args: { city: string }) => ({ city: args.city, temperature_c: 18, conditions: "sunny" })
 }]
-const implementations: Record<string, (args: Record<string, unknown>) => unknown> = {
-  get_weather: (args) => ({ city: args.city, temperature_c: 18, conditions: "sunny" })
-}
 
-type Outcome =
-  | { readonly _tag: "Answer"; readonly text: string; readonly steps: number }
-  | { readonly _tag: "StepLimit"; readonly steps: number }
-
-const runAgent = async (question: string, maxSteps: number): Promise<Outcome> => {
-  const messages: Array<ChatMessage> = [
-    { role: "system", content: "Use the tools, one city at a time." },
-    { role: "user", content: question }
-  ]
-  for (let step = 1; step <= maxSteps; step++) {
-    const res: ChatCompletion = await client.chat.completions.create({ messages, tools })
-    const message = res.choices[0]!.message
-    if (!message.tool_calls?.length) return { _tag: "Answer", text: message.content ?? "", steps: step }
-    messages.push({ role: "assistant", content: message.content, tool_calls: message.tool_calls })
-    for (const call of message.tool_calls) {
-      const impl = implementations[call.function.name]
-      // An unknown tool or bad arguments go back to the model as the tool's result, so that it can correct itself.
-      let result: string
-      try {
-        result = impl === undefined
-          ? `unknown tool ${call.function.name}`
-          : JSON.stringify(impl(JSON.parse(call.function.arguments)))
-      } catch (error) {
-        result = `error: ${String(error)}`
-      }
-      console.log(`  step ${step}: ${call.function.name}(${call.function.arguments}) -> ${result}`)
-      messages.push({ role: "tool", tool_call_id: call.id, content: result })
-    }
-  }
-  return { _tag: "StepLimit", steps: maxSteps }
+const runAgent = async (question: string, maxSteps: number) => {
+  const run = await client.chat.completions.runTools({
+    messages: [
+      { role: "system", content: "Use the tools, one city at a time." },
+      { role: "user", content: question }
+    ],
+    tools,
+    maxSteps
+  })
+  run.steps.forEach((step, i) => {
+    step.toolCalls.forEach((call, j) => {
+      const result = step.toolResults[j]
+      const shown = result === undefined
+        ? "(not run: the step limit)"
+        : result._tag === "ToolResult"
+        ? JSON.stringify(result.result)
+        : `error: ${result.message}`
+      console.log(`  step ${i + 1}: ${call.function.name}(${call.function.arguments}) -> ${shown}`)
+    })
+  })
+  return run
 }
 
 const question = "Compare the weather in Paris, Lyon and Nice."
 console.log(`with a limit of 5 steps:`)
 const done = await runAgent(question, 5)
-console.log(done._tag === "Answer" ? `answer after ${done.steps} steps: ${done.text}` : "no answer")
+console.log(
+  done.stoppedBy === "answer"
+    ? `answer after ${done.steps.length} steps: ${done.completion.choices[0]!.message.content}`
+    : "no answer"
+)
+console.log(`  (${done.usage?.total_tokens} tokens over ${done.steps.length} calls, ${done.messages.length} messages)`)
 
 console.log(`with a limit of 2 steps:`)
 const cut = await runAgent(question, 2)
-console.log(cut._tag === "StepLimit" ? `stopped at the limit of ${cut.steps} steps without an answer` : cut.text)
+console.log(
+  cut.stoppedBy === "max-steps" ? `stopped at the limit of ${cut.steps.length} steps without an answer` : "answered"
+)

@@ -45,6 +45,8 @@ const examples = [
   "embeddings",
   "tools",
   "agent",
+  "structured",
+  "tools-loop",
   "errors",
   "retry",
   "pool",
@@ -165,6 +167,28 @@ describe("examples", () => {
     assert.include(out, "step 3: get_weather({\"city\":\"Nice\"})")
     assert.include(out, "answer after 4 steps: It is 18 °C and sunny in Paris.")
     assert.include(out, "stopped at the limit of 2 steps without an answer")
+  }, 180_000)
+
+  it("structured.ts decodes a Schema's answer on three providers, streams partials, repairs, and parses", async () => {
+    const out = await outputOf("structured")
+    assert.include(out, OFFLINE)
+    assert.include(out, "openai (json-schema): Oslo, 1 °C")
+    assert.include(out, "anthropic (tool): Oslo, 1 °C")
+    assert.include(out, "gemini (json-schema): Oslo, 1 °C")
+    assert.match(out, /stream: [1-9]\d* partial values, then \{"city":"Oslo","celsius":1\}/)
+    assert.include(out, "repaired after 2 requests: celsius 1")
+    assert.include(out, "StructuredOutputError: celsius: Expected number, actual \"cold\"")
+    assert.include(out, "parse: Oslo, 1 °C")
+  }, 180_000)
+
+  it("tools-loop.ts runs the typed tool loop on three providers, and as a stream of events", async () => {
+    const out = await outputOf("tools-loop")
+    assert.include(out, OFFLINE)
+    for (const name of ["openai", "anthropic", "gemini"]) {
+      assert.include(out, `${name}: get_weather({"city":"Oslo"}) -> {"celsius":-2}; 2 steps, stopped by answer`)
+    }
+    assert.include(out, "event ToolCall get_weather {\"city\":\"Oslo\"}\nevent ToolResult get_weather {\"celsius\":-2}")
+    assert.include(out, "event Finish (answer)")
   }, 180_000)
 
   it("errors.ts maps scripted failures to their tags, with catchTags and with instanceof", async () => {
