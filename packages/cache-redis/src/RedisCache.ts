@@ -19,7 +19,10 @@
  * - Redis down or slower than `timeout` (default 50 ms): the cache answers as empty, the request goes upstream and
  *   succeeds; the outage is logged once (and its end once) and every failed command counts in {@link failures}.
  *   Commands fail fast instead of queueing (`enableOfflineQueue: false`, `maxRetriesPerRequest: 0`), and the client
- *   reconnects by itself.
+ *   reconnects by itself. A circuit breaker (see {@link BreakerOptions}) stops sending commands once Redis is known
+ *   to be down or frozen, so that a call then pays nothing for it ({@link skipped} counts what was not sent).
+ * - Closing (the layer's release) sends `QUIT` and disconnects after `closeTimeout` (250 ms) without an answer;
+ *   it disconnects at once when Redis is known to be down.
  * - Across processes, the first to miss a key takes its lock (`SET NX PX`); the others poll for the entry, take over
  *   when the lock is released without one, and go upstream themselves after `lockWait`.
  * - `clear` deletes this prefix's keys only, with `SCAN` and `UNLINK` in batches.
@@ -34,11 +37,12 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { Redis } from "ioredis"
+import type { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
+import * as internal from "./internal/redis.js"
 
 /**
  * The version of the stored value's format. Entries of another version are misses.
@@ -58,6 +62,30 @@ export const failures: Metric.Metric.Counter<number> = Metric.counter("llm_api_r
   description: "Redis cache commands that failed or exceeded their timeout",
   incremental: true
 })
+
+/**
+ * Redis commands not sent because the circuit breaker was open (the cache answered as empty at once).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const skipped: Metric.Metric.Counter<number> = Metric.counter("llm_api_router_cache_redis_skipped", {
+  description: "Redis cache commands not sent because Redis was known to be unavailable (circuit open)",
+  incremental: true
+})
+
+/**
+ * The circuit breaker in front of Redis: `failures` consecutive failed or timed-out commands (default 3) open it;
+ * while open no command is sent and the cache answers as empty at once; after `cooldown` (default 1 second) one
+ * background `PING` probes Redis, never on a caller's time, and closes it or keeps it open for another `cooldown`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BreakerOptions {
+  readonly failures?: number | undefined
+  readonly cooldown?: Duration.DurationInput | undefined
+}
 
 /**
  * @since 0.1.0
@@ -82,6 +110,13 @@ export interface Options {
   readonly pollInterval?: Duration.DurationInput | undefined
   /** How long building the layer waits for the first connection (it never fails on it); default 1 second. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /** The circuit breaker (see {@link BreakerOptions}). */
+  readonly breaker?: BreakerOptions | undefined
+  /**
+   * How long closing waits for `QUIT` before it disconnects (a silent or frozen Redis never answers); default
+   * 250 ms; at once when Redis is known to be down. Release never takes much longer.
+   */
+  readonly closeTimeout?: Duration.DurationInput | undefined
 }
 
 const Stored = Schema.Struct({ v: Schema.Literal(FORMAT_VERSION), entry: ResponseCache.Entry })
@@ -93,15 +128,6 @@ const releaseScript =
 
 const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, "\\$&")
 
-const awaitReady = (redis: Redis, timeout: Duration.Duration): Effect.Effect<void> =>
-  redis.status === "ready"
-    ? Effect.void
-    : Effect.async<void>((resume) => {
-      const done = () => resume(Effect.void)
-      redis.once("ready", done)
-      return Effect.sync(() => redis.off("ready", done))
-    }).pipe(Effect.timeoutOption(timeout), Effect.asVoid)
-
 /**
  * Builds the storage. A client made from `url` is closed with the scope.
  *
@@ -112,82 +138,45 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Service
   Effect.gen(function*() {
     const prefix = options.prefix ?? "llm-api-router:"
     const defaultTtl = Duration.decode(options.ttl ?? "1 hour")
-    const timeout = Duration.decode(options.timeout ?? 50)
     const lockTtl = Duration.decode(options.lockTtl ?? "30 seconds")
     const lockWait = Duration.toMillis(Duration.decode(options.lockWait ?? lockTtl))
     const pollInterval = Duration.decode(options.pollInterval ?? 50)
     const hitsKey = `${prefix}s:hits`
     const missesKey = `${prefix}s:misses`
 
-    const redis = options.client ?? (yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const url = options.url === undefined
-          ? "redis://localhost:6379"
-          : Redacted.isRedacted(options.url)
-          ? Redacted.value(options.url)
-          : options.url
-        const client = new Redis(url, {
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          connectTimeout: 1000,
-          // Keep trying, never more than a second apart: the cache comes back by itself.
-          retryStrategy: (times) => Math.min(times * 50, 1000)
-        })
-        // Errors are reported per command, where they are handled; without a listener ioredis would print them.
-        client.on("error", () => {})
-        return client
-      }),
-      (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
-    ))
-    yield* awaitReady(redis, Duration.decode(options.connectTimeout ?? "1 second"))
-
-    // One command, bounded by `timeout` with a plain timer: `Effect.timeoutFail` races two fibers, which cost about
-    // 280 µs per command here, several times a Redis round trip.
-    const timeoutMillis = Duration.toMillis(timeout)
-    const timeoutMessage = `timed out after ${Duration.format(timeout)}`
-    const send = <A>(f: () => Promise<A>): Effect.Effect<A, unknown> =>
-      Effect.async<A, unknown>((resume) => {
-        let settled = false
-        const timer = setTimeout(() => {
-          if (settled) return
-          settled = true
-          resume(Effect.fail(new Error(timeoutMessage)))
-        }, timeoutMillis)
-        const settle = (effect: Effect.Effect<A, unknown>) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resume(effect)
-        }
-        try {
-          f().then((a) => settle(Effect.succeed(a)), (error) => settle(Effect.fail(error)))
-        } catch (error) {
-          settle(Effect.fail(error))
-        }
-        return Effect.sync(() => {
-          settled = true
-          clearTimeout(timer)
-        })
-      })
-
     let down = false
+    const connection = yield* internal.connect({
+      url: options.url,
+      client: options.client,
+      timeout: options.timeout ?? 50,
+      connectTimeout: options.connectTimeout,
+      closeTimeout: options.closeTimeout,
+      breaker: options.breaker
+    })
+    const redis = connection.redis
+
     const run = <A>(command: string, f: () => Promise<A>): Effect.Effect<Option.Option<A>> =>
-      send(f).pipe(
+      connection.run(f).pipe(
         Effect.matchEffect({
           onFailure: (error) =>
-            Effect.zipRight(
-              Metric.increment(failures),
-              Effect.suspend(() => {
-                if (down) return Effect.succeedNone
-                down = true
-                return Effect.as(
-                  Effect.logWarning("Redis response cache unavailable: requests go upstream until it is back").pipe(
-                    Effect.annotateLogs({ command, error: String(error instanceof Error ? error.message : error) })
-                  ),
-                  Option.none()
-                )
+            error.reason === "open"
+              ? Effect.sync(() => {
+                skipped.unsafeUpdate(1, [])
+                return Option.none()
               })
-            ),
+              : Effect.zipRight(
+                Metric.increment(failures),
+                Effect.suspend(() => {
+                  if (down) return Effect.succeedNone
+                  down = true
+                  return Effect.as(
+                    Effect.logWarning("Redis response cache unavailable: requests go upstream until it is back").pipe(
+                      Effect.annotateLogs({ command, error: error.message })
+                    ),
+                    Option.none()
+                  )
+                })
+              ),
           onSuccess: (a) =>
             Effect.suspend(() => {
               if (!down) return Effect.succeedSome(a)
@@ -286,7 +275,7 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Service
       // order, so a later `stats` still sees it; a failure is counted in `failures`.
       record: (hit) =>
         Effect.sync(() => {
-          redis.incr(hit ? hitsKey : missesKey).catch(() => failures.unsafeUpdate(1, []))
+          connection.fire(() => redis.incr(hit ? hitsKey : missesKey), () => failures.unsafeUpdate(1, []))
         }),
       stats,
       clear

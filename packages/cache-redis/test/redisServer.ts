@@ -26,6 +26,10 @@ export interface RedisServer {
   readonly url: string
   readonly port: number
   readonly stop: () => Promise<void>
+  /** `SIGSTOP`: the process is frozen; the kernel still accepts connections, nothing answers. */
+  readonly freeze: () => void
+  /** `SIGCONT`. */
+  readonly thaw: () => void
 }
 
 export const startRedis = async (binary: string, port?: number): Promise<RedisServer> => {
@@ -58,6 +62,12 @@ export const startRedis = async (binary: string, port?: number): Promise<RedisSe
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGKILL")
       await exited
+    },
+    freeze: () => {
+      child.kill("SIGSTOP")
+    },
+    thaw: () => {
+      child.kill("SIGCONT")
     }
   }
 }
@@ -69,4 +79,35 @@ export const requireRedis = (): string | undefined => {
   if (process.env.CI === "true") throw new Error("redis-server not found: CI must install it (see .ci/run)")
   console.warn("skipping the Redis tests: no redis-server on PATH (install it, or set REDIS_SERVER)")
   return undefined
+}
+
+/** A TCP listener that accepts connections and never answers; `received` counts the bytes sent to it. */
+export interface SilentServer {
+  readonly url: string
+  readonly received: () => number
+  readonly close: () => Promise<void>
+}
+
+export const startSilent = async (): Promise<SilentServer> => {
+  const sockets = new Set<net.Socket>()
+  let received = 0
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on("data", (data) => {
+      received += data.length
+    })
+    socket.on("error", () => {})
+    socket.on("close", () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as net.AddressInfo).port
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    received: () => received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
 }
