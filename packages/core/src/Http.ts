@@ -7,13 +7,13 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Undici from "@effect/platform-node/Undici"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as PlatformHttpClient from "@effect/platform/HttpClient"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Undici from "undici"
 import * as HttpUndici from "./internal/httpUndici.js"
 
 /**
@@ -104,16 +104,31 @@ const makeAgent = (options: PoolOptions): Undici.Agent =>
 export const layer = (options: PoolOptions = {}): Layer.Layer<HttpClient> =>
   Layer.scoped(
     HttpClient,
-    Effect.map(
+    Effect.flatMap(
       Effect.acquireRelease(
         Effect.sync(() => makeAgent(options)),
         (agent) => Effect.promise(() => agent.destroy())
       ),
-      // An ordinary undici `HttpClient`, marked with its agent: our transport sends through the agent directly,
-      // without the per-request objects of the `HttpClient` interface (see internal/httpUndici.ts).
-      (agent) => HttpUndici.withDispatcher(NodeHttpClient.makeUndici(agent), agent)
+      // An ordinary `HttpClient` (undici's `fetch` over the agent), marked with its agent: our transport sends
+      // through the agent directly, without the per-request objects of the `HttpClient` interface (see
+      // internal/httpUndici.ts). Redirects are not followed, as with undici's `request`; `HttpClient.followRedirects`
+      // adds that.
+      (agent) =>
+        PlatformHttpClient.HttpClient.pipe(
+          Effect.provide(FetchHttpClient.layer),
+          Effect.provideService(FetchHttpClient.Fetch, fetchThrough(agent)),
+          Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
+          Effect.map((client) => HttpUndici.withDispatcher(client, agent))
+        )
     )
   )
+
+// undici's own `fetch` (not Node's bundled copy, which may be another undici version) sending through `agent`
+const fetchThrough = (agent: Undici.Agent): typeof globalThis.fetch => (input, init) =>
+  Undici.fetch(
+    input as Parameters<typeof Undici.fetch>[0],
+    { ...init, dispatcher: agent } as Parameters<typeof Undici.fetch>[1]
+  ) as unknown as Promise<Response>
 
 /**
  * `layer()` with the default settings, built once: layers are memoised by reference, so every provider given this

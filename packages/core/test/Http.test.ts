@@ -117,6 +117,51 @@ describe("Http", () => {
       assert.strictEqual(server.connections(), 1)
     }).pipe(Effect.provide(Http.layer())))
 
+  it.scopedLive("the layer's HttpClient works through the plain interface, and for a client derived from it", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer()
+      const client = yield* PlatformHttpClient.HttpClient
+      const t = yield* transport
+      const viaInterface = yield* client.post(`${server.origin}/v1/chat`).pipe(
+        Effect.flatMap((response) => Effect.zip(Effect.succeed(response.status), response.json)),
+        Effect.scoped
+      )
+      assert.deepStrictEqual(viaInterface, [200, { ok: true }])
+      // a derived client has no pool mark: the transport sends through the interface
+      const derived = PlatformHttpClient.mapRequest(client, (request) => request)
+      const viaDerived = yield* HttpTransport.makeWith(derived, {
+        provider: "test",
+        mapError: (response) => new ProviderError({ provider: "test", message: `status ${response.status}` })
+      }).json({ method: "POST", url: `${server.origin}/v1/chat`, headers: {}, body: { n: 1 } }, { model: undefined })
+      assert.deepStrictEqual(viaDerived.json, { ok: true })
+      assert.deepStrictEqual((yield* call(t, server)).json, { ok: true })
+    }).pipe(Effect.provide(Http.layer())))
+
+  it.scopedLive("the layer's HttpClient does not follow redirects by itself", () =>
+    Effect.gen(function*() {
+      const server = http.createServer((req, res) => {
+        req.resume()
+        if (req.url === "/elsewhere") res.writeHead(200).end("followed")
+        else res.writeHead(302, { location: "/elsewhere" }).end()
+      })
+      const port = yield* Effect.acquireRelease(
+        Effect.async<number>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as net.AddressInfo).port)))
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            server.closeAllConnections()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const client = yield* PlatformHttpClient.HttpClient
+      const status = yield* client.get(`http://127.0.0.1:${port}/start`).pipe(
+        Effect.map((response) => response.status),
+        Effect.scoped
+      )
+      assert.strictEqual(status, 302)
+    }).pipe(Effect.provide(Http.layer())))
+
   it.scopedLive("`connections` caps the sockets per origin", () =>
     Effect.gen(function*() {
       const server = yield* startServer({ delay: 30 })
