@@ -5,7 +5,7 @@
  * SSE (`data: <line>` events, then `data: [DONE]`), repeated to about 10 MB and cut into 1 KiB chunks, as a socket
  * would deliver it.
  *
- *   pnpm exec tsx --conditions=source bench/sse-decode.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source bench/sse-decode.ts
  *
  * A benchmark, not a test: it prints figures and checks only that every decoder saw every event.
  */

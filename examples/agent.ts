@@ -6,7 +6,7 @@
  * Offline by default (a fake OpenAI-compatible server whose "model" looks up one city per turn); OPENAI_API_KEY
  * set: OpenAI.
  *
- *   pnpm exec tsx --conditions=source examples/agent.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/agent.ts
  */
 import { Client } from "@llm-api-router/providers"
 import * as Backend from "./src/backend.js"

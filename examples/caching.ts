@@ -5,7 +5,7 @@
  *
  * Offline by default (a fake OpenAI-compatible server); OPENAI_API_KEY set: OpenAI.
  *
- *   pnpm exec tsx --conditions=source examples/caching.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/caching.ts
  */
 import { RedisCache } from "@llm-api-router/cache-redis"
 import { Client } from "@llm-api-router/providers"

@@ -1,7 +1,7 @@
 /**
  * One chat completion with the Promise `Client`, and a typed error caught with `instanceof`.
  *
- *   pnpm exec tsx --conditions=source examples/chat.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/chat.ts
  */
 import { AuthenticationError } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"

@@ -1,7 +1,7 @@
 /**
  * The Effect API: a provider is a layer, failures are typed, retries are a Schedule, a stream is a Stream.
  *
- *   pnpm exec tsx --conditions=source examples/effect.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/effect.ts
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { LlmProvider } from "@llm-api-router/core"

@@ -1,7 +1,7 @@
 /**
  * Embeddings with the Promise `Client`, and cosine similarity between them.
  *
- *   pnpm exec tsx --conditions=source examples/embeddings.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/embeddings.ts
  */
 import { Client } from "@llm-api-router/providers"
 import * as Backend from "./src/backend.js"

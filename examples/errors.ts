@@ -5,7 +5,7 @@
  *
  * Always offline: the failures are scripted on a fake OpenAI-compatible server (and a fake Anthropic one).
  *
- *   pnpm exec tsx --conditions=source examples/errors.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/errors.ts
  */
 import {
   AuthenticationError,

@@ -4,7 +4,7 @@
  * Offline by default, against a fake Ollama server. With a local Ollama running (`ollama serve`, then
  * `ollama pull llama3.2`), set OLLAMA_HOST (e.g. `127.0.0.1:11434`) and, if you like, OLLAMA_MODEL.
  *
- *   pnpm exec tsx --conditions=source examples/ollama.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/ollama.ts
  */
 import { InvalidRequestError } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"

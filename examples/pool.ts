@@ -4,7 +4,7 @@
  *
  * Always offline: the slow replies are scripted on a fake OpenAI-compatible server.
  *
- *   pnpm exec tsx --conditions=source examples/pool.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/pool.ts
  */
 import { Http, LlmProvider, TimeoutError } from "@llm-api-router/core"
 import { Client, OpenAi } from "@llm-api-router/providers"

@@ -5,7 +5,7 @@
  *
  * Always offline: the failures are scripted on a fake OpenAI-compatible server.
  *
- *   pnpm exec tsx --conditions=source examples/retry.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/retry.ts
  */
 import { ProviderError, Retry, RetryExhausted } from "@llm-api-router/core"
 import type { ProviderConfig } from "@llm-api-router/providers"

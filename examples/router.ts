@@ -3,7 +3,7 @@
  * second; after three failures the first is cooled down and no longer asked. Offline: both providers are fake
  * OpenAI servers on loopback ports.
  *
- *   pnpm exec tsx --conditions=source examples/router.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/router.ts
  */
 import { Client } from "@llm-api-router/providers"
 import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"

@@ -5,7 +5,7 @@
  *
  * Offline by default (a fake OpenAI-compatible server); OPENAI_API_KEY set: OpenAI.
  *
- *   pnpm exec tsx --conditions=source examples/runtime.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/runtime.ts
  */
 import { Http, LlmProvider, ResponseCache } from "@llm-api-router/core"
 import { OpenAi } from "@llm-api-router/providers"

@@ -2,7 +2,7 @@
  * Streaming with the Promise `Client`: `for await` over chunks, folding a stream into one completion, and
  * stopping a stream with an `AbortSignal`.
  *
- *   pnpm exec tsx --conditions=source examples/stream.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/stream.ts
  */
 import { Client } from "@llm-api-router/providers"
 import * as Backend from "./src/backend.js"

@@ -7,7 +7,7 @@
  * provider's key in the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, DASHSCOPE_API_KEY,
  * DEEPSEEK_API_KEY, ZHIPUAI_API_KEY, OPENROUTER_API_KEY; OLLAMA_HOST for a local Ollama) that one is the real service.
  *
- *   pnpm exec tsx --conditions=source examples/switching.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/switching.ts
  */
 import type { ProviderConfig } from "@llm-api-router/providers"
 import { Client } from "@llm-api-router/providers"

@@ -4,7 +4,7 @@
  *
  * Offline by default (a fake OpenAI-compatible server); OPENAI_API_KEY set: OpenAI.
  *
- *   pnpm exec tsx --conditions=source examples/tools.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/tools.ts
  */
 import type { ChatMessage, FunctionTool } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"

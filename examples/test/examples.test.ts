@@ -59,7 +59,7 @@ const examples = [
 let outputs: Promise<ReadonlyMap<string, string>> | undefined
 const outputOf = async (name: (typeof examples)[number]): Promise<string> => {
   outputs ??= exec(
-    ["--conditions=source", "--import", "tsx", "examples/test/run-examples.ts", ...examples],
+    ["--conditions=@llm-api-router/source", "--import", "tsx", "examples/test/run-examples.ts", ...examples],
     offlineEnv(),
     170_000
   ).then((run) => {
@@ -280,7 +280,7 @@ describe("README", () => {
           declarationMap: false,
           incremental: false,
           noUnusedLocals: false,
-          customConditions: ["source"]
+          customConditions: ["@llm-api-router/source"]
         },
         include: ["*.ts"]
       })

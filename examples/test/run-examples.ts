@@ -3,7 +3,7 @@
  * it to its end), printing a marker line before each and a failure line after one that throws. The examples' test
  * spawns this once instead of one process per example.
  *
- *   node --conditions=source --import tsx examples/test/run-examples.ts chat stream
+ *   node --conditions=@llm-api-router/source --import tsx examples/test/run-examples.ts chat stream
  */
 for (const name of process.argv.slice(2)) {
   console.log(`\n<<<example ${name}>>>`)

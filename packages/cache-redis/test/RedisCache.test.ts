@@ -27,7 +27,16 @@ const runChild = (baseUrl: string, redisUrl: string, prefix: string, apiKey?: st
     (resolve, reject) =>
       execFile(
         process.execPath,
-        ["--conditions=source", "--import", "tsx", child, baseUrl, redisUrl, prefix, ...(apiKey ? [apiKey] : [])],
+        [
+          "--conditions=@llm-api-router/source",
+          "--import",
+          "tsx",
+          child,
+          baseUrl,
+          redisUrl,
+          prefix,
+          ...(apiKey ? [apiKey] : [])
+        ],
         { cwd: root },
         (error, stdout, stderr) =>
           error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))
