@@ -1,122 +1,51 @@
-// A program outside the repository: it installs the packed packages from npm tarballs and uses exactly the public
-// names of DESIGN §4.1 (Effect) and §4.2 (Client) against an OpenAI-compatible server written here with raw
-// node:http. check.sh compiles it with tsc against the packed .d.ts files, then runs the output with plain node.
-import { NodeHttpClient } from "@effect/platform-node"
-import { AuthenticationError, LlmProvider, Retry } from "@llm-api-router/core"
+// A program outside the repository, as a user writes it: .ci/package-check.sh installs the packed tarballs into fresh
+// npm and pnpm projects, type-checks this file against the packed .d.ts files (nodenext and bundler resolution,
+// strict, exactOptionalPropertyTypes, no skipLibCheck) and runs the output with plain node, against the fake
+// servers of `@llm-api-router/providers/testing` on loopback sockets. It uses only the public names of DESIGN §4.
+import { AuthenticationError, Http, LlmProvider, RateLimitError, Retry } from "@llm-api-router/core"
+import * as LlmError from "@llm-api-router/core/LlmError"
 import { Client, OpenAi } from "@llm-api-router/providers"
+import { FakeAnthropic, FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
 import { Effect, Redacted, Stream } from "effect"
 import assert from "node:assert/strict"
-import http from "node:http"
 
-// ---------------------------------------------------------------------------------------------------------------
-// The server: chat (JSON and SSE), embeddings, and a 401 for any other key.
-// ---------------------------------------------------------------------------------------------------------------
-
-const KEY = "sk-outside"
-const seen: Array<{ path: string | undefined; authorization: string | undefined; body: any }> = []
-
-const replyText = (body: any) => `You said: ${body.messages[body.messages.length - 1].content}`
-
-const server = http.createServer(async (req, res) => {
-  let raw = ""
-  for await (const piece of req) raw += piece
-  const body = raw === "" ? {} : JSON.parse(raw)
-  seen.push({ path: req.url, authorization: req.headers.authorization, body })
-  const json = (status: number, json: unknown) => {
-    res.writeHead(status, { "content-type": "application/json", "x-request-id": `req_${seen.length}` })
-    res.end(JSON.stringify(json))
-  }
-  if (req.headers.authorization !== `Bearer ${KEY}`) {
-    return json(401, {
-      error: {
-        message: "Incorrect API key provided",
-        type: "invalid_request_error",
-        param: null,
-        code: "invalid_api_key"
-      }
-    })
-  }
-  const usage = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }
-  if (req.method === "POST" && req.url === "/v1/chat/completions") {
-    const base = { id: "chatcmpl-outside", created: 1_700_000_000, model: body.model }
-    const text = replyText(body)
-    if (body.stream !== true) {
-      return json(200, {
-        ...base,
-        object: "chat.completion",
-        choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
-        usage
-      })
-    }
-    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-    const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
-    const chunk = (delta: object, finish: string | null = null) =>
-      send({ ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: finish }] })
-    chunk({ role: "assistant", content: "" })
-    for (const word of text.split(/(?= )/)) chunk({ content: word })
-    chunk({}, "stop")
-    if (body.stream_options?.include_usage) send({ ...base, object: "chat.completion.chunk", choices: [], usage })
-    res.end("data: [DONE]\n\n")
-    return
-  }
-  if (req.method === "POST" && req.url === "/v1/embeddings") {
-    const inputs = Array.isArray(body.input) ? body.input : [body.input]
-    const dimensions = body.dimensions ?? 3
-    return json(200, {
-      object: "list",
-      model: body.model,
-      data: inputs.map((input: string, index: number) => ({
-        object: "embedding",
-        index,
-        embedding: Array.from({ length: dimensions }, (_, i) => (input.length + i) / 10)
-      })),
-      usage: { prompt_tokens: inputs.length, total_tokens: inputs.length }
-    })
-  }
-  json(404, { error: { message: `no route ${req.method} ${req.url}`, type: "invalid_request_error" } })
-})
-await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-const address = server.address()
-assert.ok(address !== null && typeof address === "object")
-const baseUrl = `http://127.0.0.1:${address.port}/v1`
+const openai = await FakeServer.start({ handler: FakeOpenAi.responder() })
+const anthropic = await FakeServer.start({ handler: FakeAnthropic.responder() })
+const baseUrl = `${openai.url}/v1`
 const messages = [{ role: "user" as const, content: "hi" }]
 
+// A subpath export is the same module as the index's namespace: one class per error.
+assert.equal(LlmError.AuthenticationError, AuthenticationError)
+
 // ---------------------------------------------------------------------------------------------------------------
-// §4.1: the Effect API
+// The Effect API, over our pool (no @effect/platform-node installed)
 // ---------------------------------------------------------------------------------------------------------------
 
 const program = Effect.gen(function*() {
   const llm = yield* LlmProvider.LlmProvider
-  const res = yield* llm.chat({ messages: [{ role: "user", content: "hi" }] })
+  const res = yield* llm.chat({ messages })
   let streamed = ""
-  yield* llm.stream({ messages }).pipe(
+  yield* llm.stream({ messages: [{ role: "user", content: "count the words" }] }).pipe(
     Stream.runForEach((chunk) => Effect.sync(() => (streamed += chunk.choices[0]?.delta.content ?? "")))
   )
-  const emb = yield* llm.embed({ input: ["a", "b"] })
-  const viaAccessor = yield* LlmProvider.chat({ messages: [{ role: "user", content: "again" }] })
-  return { res, streamed, emb, viaAccessor, info: llm.info }
+  const emb = yield* llm.embed({ input: ["a", "b"], dimensions: 4 })
+  return { res, streamed, emb, info: llm.info }
 })
 
-const OpenAiLive = OpenAi.layer({ apiKey: Redacted.make(KEY), baseUrl, defaultModel: "outside-model" })
-const effectOut = await program.pipe(
-  Effect.provide(OpenAiLive),
-  Effect.provide(NodeHttpClient.layerUndici),
+const out = await program.pipe(
+  Effect.provide(OpenAi.layer({ apiKey: Redacted.make("sk-outside"), baseUrl, defaultModel: "outside-model" })),
+  Effect.provide(Http.layerDefault),
   Effect.runPromise
 )
-assert.equal(effectOut.res.choices[0]?.message.content, "You said: hi")
-assert.equal(effectOut.res.model, "outside-model")
-assert.equal(effectOut.streamed, "You said: hi")
-assert.deepEqual(effectOut.emb.data.map((d) => d.embedding.length), [3, 3])
-assert.equal(effectOut.viaAccessor.choices[0]?.message.content, "You said: again")
-assert.equal(effectOut.info.defaultModel, "outside-model")
+assert.equal(out.res.choices[0]?.message.content, "Echo: hi")
+assert.equal(out.res.model, "outside-model")
+assert.equal(out.streamed, "Echo: count the words")
+assert.deepEqual(out.emb.data.map((d) => d.embedding.length), [4, 4])
+assert.equal(out.info.defaultModel, "outside-model")
+assert.equal(openai.requests[0]?.headers.authorization, "Bearer sk-outside")
 
-const streamRequest = seen.find((r) => r.body.stream === true)
-assert.ok(streamRequest, "a streaming request reached the server")
-assert.equal(streamRequest.path, "/v1/chat/completions")
-assert.equal(streamRequest.authorization, `Bearer ${KEY}`)
-assert.equal(streamRequest.body.stream_options?.include_usage, true, "usage is asked for")
-
-// A wrong key is a typed failure that catchTags handles (it is not retried, whatever the policy says).
+// A 401 is a typed failure that catchTags handles (never retried, whatever the policy says).
+openai.enqueue(FakeOpenAi.errorReply(401, { message: "Incorrect API key provided", code: "invalid_api_key" }))
 const caught = await LlmProvider.chat({ messages }).pipe(
   Effect.map(() => "answered"),
   Effect.catchTags({ AuthenticationError: (e) => Effect.succeed(`${e._tag} ${e.status}`) }),
@@ -126,37 +55,53 @@ const caught = await LlmProvider.chat({ messages }).pipe(
     defaultModel: "outside-model",
     retry: Retry.fromConfig({ maxRetries: 1 })
   })),
-  Effect.provide(NodeHttpClient.layerUndici),
+  Effect.provide(Http.layerDefault),
   Effect.runPromise
 )
 assert.equal(caught, "AuthenticationError 401")
-console.log("Effect API: chat, stream, embed, accessor and a typed AuthenticationError all work")
+console.log("Effect API: chat, stream, embed and a typed AuthenticationError work")
 
 // ---------------------------------------------------------------------------------------------------------------
-// §4.2: the Promise facade
+// The Promise facade
 // ---------------------------------------------------------------------------------------------------------------
 
-const client = new Client({ provider: "openai", apiKey: KEY, baseUrl, defaultModel: "outside-model" })
-const res = await client.chat.completions.create({ messages: [{ role: "user", content: "你好" }] })
-assert.equal(res.choices[0]?.message.content, "You said: 你好")
+const client = new Client({
+  provider: "openai",
+  apiKey: "sk-outside",
+  baseUrl,
+  defaultModel: "outside-model",
+  retry: false
+})
+try {
+  const res = await client.chat.completions.create({ messages: [{ role: "user", content: "你好" }] })
+  assert.equal(res.choices[0]?.message.content, "Echo: 你好")
 
-const stream = await client.chat.completions.create({ messages, stream: true })
-let streamed = ""
-let usage: { readonly total_tokens: number } | undefined = undefined
-for await (const chunk of stream) {
-  streamed += chunk.choices[0]?.delta.content ?? ""
-  if (chunk.usage) usage = chunk.usage
+  const stream = await client.chat.completions.create({ messages, stream: true })
+  let streamed = ""
+  let usage: { readonly total_tokens: number } | undefined = undefined
+  for await (const chunk of stream) {
+    streamed += chunk.choices[0]?.delta.content ?? ""
+    if (chunk.usage) usage = chunk.usage
+  }
+  assert.equal(streamed, "Echo: hi")
+  assert.ok(usage !== undefined && usage.total_tokens > 0, "the stream ends with usage")
+
+  const emb = await client.embeddings.create({ input: ["a", "b"], dimensions: 4 })
+  assert.deepEqual(emb.data.map((d) => d.embedding.length), [4, 4])
+
+  // A rejected promise carries our error itself, not a FiberFailure: by instanceof and by _tag.
+  openai.enqueue(FakeOpenAi.errorReply(429, { message: "Rate limit reached", code: "rate_limit_exceeded" }))
+  const limited = await client.chat.completions.create({ messages }).then(
+    () => undefined,
+    (error: unknown) => error
+  )
+  assert.ok(limited instanceof RateLimitError, `a RateLimitError, got ${String(limited)}`)
+  assert.equal(limited._tag, "RateLimitError")
+  assert.ok(limited instanceof Error)
+} finally {
+  await client.close()
 }
-assert.equal(streamed, "You said: hi")
-assert.equal(usage?.total_tokens, 8)
 
-const emb = await client.embeddings.create({ input: ["a", "b"], dimensions: 4 })
-assert.deepEqual(emb.data.map((d) => d.embedding.length), [4, 4])
-assert.equal(typeof (await client.cacheStats()).hitRate, "number")
-await client.clearCache()
-await client.close()
-
-// The rejected promise carries our error itself, not a FiberFailure.
 const wrong = new Client({
   provider: "openai-compatible",
   apiKey: "sk-wrong",
@@ -164,12 +109,44 @@ const wrong = new Client({
   defaultModel: "m",
   retry: false
 })
+openai.enqueue(FakeOpenAi.errorReply(401, { message: "Incorrect API key provided", code: "invalid_api_key" }))
 await assert.rejects(
   wrong.chat.completions.create({ messages }),
   (error) => error instanceof AuthenticationError && error._tag === "AuthenticationError" && error.status === 401
 )
-await wrong[Symbol.asyncDispose]()
-console.log("Client: chat, stream, embeddings, close and a rejected AuthenticationError all work")
+await wrong.close()
 
-await new Promise<void>((resolve) => server.close(() => resolve()))
-// No process.exit: check.sh's timeout fails the check if a handle is left open.
+// Another wire protocol, from the same install.
+const claude = new Client({
+  provider: "anthropic",
+  apiKey: "sk-ant-outside",
+  baseUrl: anthropic.url,
+  defaultModel: "claude-outside"
+})
+try {
+  const res = await claude.chat.completions.create({ messages, max_tokens: 20 })
+  assert.equal(res.choices[0]?.message.content, "Echo: hi")
+} finally {
+  await claude.close()
+}
+
+// The optional Redis package is found by the providers package, wherever the package manager put it; with no Redis
+// listening, calls go upstream.
+const cached = new Client({
+  provider: "openai",
+  apiKey: "sk-outside",
+  baseUrl,
+  defaultModel: "outside-model",
+  cache: { backend: "redis", url: "redis://127.0.0.1:9", ttl: "1 minute" }
+})
+try {
+  const res = await cached.chat.completions.create({ messages })
+  assert.equal(res.choices[0]?.message.content, "Echo: hi")
+} finally {
+  await cached.close()
+}
+console.log("Client: chat, stream, embeddings, Anthropic, the Redis package and typed rejections work")
+
+await openai.close()
+await anthropic.close()
+// No process.exit: the check's timeout fails it if a handle is left open.
