@@ -31,6 +31,9 @@ mkdir -p "$work/tarballs" "$work/unpacked"
 for pkg in "${packages[@]}"; do
   (cd "$repo/packages/$pkg" && "${pnpm[@]}" pack --pack-destination "$work/tarballs" >/dev/null)
 done
+# effect-ai's tarball is checked with the others; it is not installed below (@effect/ai needs @effect/rpc, which an
+# install of the other three must not bring)
+(cd "$repo/packages/effect-ai" && "${pnpm[@]}" pack --pack-destination "$work/tarballs" >/dev/null)
 for tgz in "$work"/tarballs/*.tgz; do
   name="$(basename "$tgz" .tgz)"
   mkdir -p "$work/unpacked/$name"
