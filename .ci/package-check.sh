@@ -26,6 +26,14 @@ packages=(core providers cache-redis)
 # what a consumer installs beside our tarballs (explicit ranges: npm's `latest` of effect is Effect 4)
 consumer_deps=("effect@^3.22.0" "typescript@~5.9.3" "@types/node@^20.19.0")
 
+echo "== the workspace's source condition is @llm-api-router/source everywhere"
+# ("source" itself would be published, or would not resolve: see the README's Development section)
+if git -C "$repo" grep -nE -- '--conditions=source\b|"source": "\./src|customConditions": \["source"\]' -- \
+  ':!examples/outside' ':!.ci/package-check.sh'; then
+  echo "FAIL the lines above use the plain \"source\" condition"
+  exit 1
+fi
+
 echo "== pack into $work/tarballs"
 mkdir -p "$work/tarballs" "$work/unpacked"
 for pkg in "${packages[@]}"; do

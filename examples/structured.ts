@@ -7,7 +7,7 @@
  * its schema (every string the user's text). With OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY set, that
  * one is the real service.
  *
- *   pnpm exec tsx --conditions=source examples/structured.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/structured.ts
  */
 import { LlmProvider, Structured } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"

@@ -5,7 +5,7 @@
  * Offline by default: each provider is its own fake server, whose "model" calls the tool with the user's text and
  * then answers. With OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY set, that one is the real service.
  *
- *   pnpm exec tsx --conditions=source examples/tools-loop.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/tools-loop.ts
  */
 import { Tool, Toolkit } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"
