@@ -5,6 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import * as ChunkContract from "./ChunkContract.js"
 import type {
   ChatCompletion,
   ChatCompletionChoice,
@@ -81,7 +82,7 @@ const finishChoice = (state: ChoiceState): ChatCompletionChoice => {
   return {
     index: state.index,
     message,
-    finish_reason: toolCalls.length > 0 ? "tool_calls" : state.finishReason ?? "stop"
+    finish_reason: ChunkContract.finishReason(state.finishReason ?? "stop", toolCalls.length > 0)
   }
 }
 
@@ -89,8 +90,8 @@ const finishChoice = (state: ChoiceState): ChatCompletionChoice => {
  * A fresh accumulator. Choices are routed by `choices[i].index`; content, reasoning and refusal are
  * concatenated (null deltas ignored); tool calls are assembled by their `index` (`id` and
  * `function.name` from the first piece that has them, `arguments` fragments concatenated, empty
- * arguments finalised as `"{}"`); `finish_reason` is the last one seen, `"tool_calls"` whenever tool
- * calls were assembled and `"stop"` if none was seen; `usage` is the last non-null usage; `id`,
+ * arguments finalised as `"{}"`); `finish_reason` is the last one seen (`"stop"` if none was seen),
+ * `"tool_calls"` instead of `"stop"` when tool calls were assembled (`ChunkContract.finishReason`); `usage` is the last non-null usage; `id`,
  * `model` and `created` come from the first chunk with a non-empty `id`.
  *
  * @since 0.1.0

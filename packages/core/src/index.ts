@@ -75,3 +75,8 @@ export * as Toolkit from "./Toolkit.js"
  * @since 0.1.0
  */
 export * as Secrets from "./Secrets.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as ChunkContract from "./ChunkContract.js"

@@ -18,6 +18,7 @@ import type {
 } from "@llm-api-router/core"
 import {
   AuthenticationError,
+  ChunkContract,
   ContentFilterError,
   ContextLengthError,
   InvalidRequestError,
@@ -211,9 +212,11 @@ export const errorFromEmbedded = (
 export const isUnfinished = (raw: string | null | undefined): boolean =>
   raw === null || raw === undefined || raw === "" || raw === "null"
 
-/** Maps a wire `finish_reason`: `tool_calls` whenever the model called a tool, whatever the server said. */
-export const finishReason = (raw: string, calledTools: boolean): FinishReason => {
-  if (calledTools) return "tool_calls"
+/** Maps a wire `finish_reason`, then the domain's rule for tool calls (`ChunkContract.finishReason`). */
+export const finishReason = (raw: string, calledTools: boolean): FinishReason =>
+  ChunkContract.finishReason(wireFinishReason(raw), calledTools)
+
+const wireFinishReason = (raw: string): FinishReason => {
   switch (raw) {
     case "length":
       return "length"

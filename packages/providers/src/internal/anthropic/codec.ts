@@ -19,6 +19,7 @@ import type {
 } from "@llm-api-router/core"
 import {
   AuthenticationError,
+  ChunkContract,
   ContextLengthError,
   InvalidRequestError,
   type LlmError,
@@ -165,11 +166,13 @@ const isErrorBody = (json: unknown): boolean =>
  * Maps a `stop_reason` (protocols §2.7). `pause_turn` (a server tool paused a long turn; sending the
  * assistant content back continues it) becomes `length`: like a cut answer, the turn is unfinished and
  * is continued the same way, whereas `stop` would tell the caller the answer is complete.
- * `tool_calls` whenever a tool was called, as everywhere in the library (`ChatStream.toCompletion`
- * folds the same way), even when `max_tokens` cut the last call's arguments short.
+ * Then the domain's rule for tool calls (`ChunkContract.finishReason`): `tool_calls` over `stop` only, so a
+ * call cut short by `max_tokens` is `length`.
  */
-export const finishReason = (stopReason: string | null | undefined, calledTools: boolean): FinishReason => {
-  if (calledTools) return "tool_calls"
+export const finishReason = (stopReason: string | null | undefined, calledTools: boolean): FinishReason =>
+  ChunkContract.finishReason(stopReasonOf(stopReason), calledTools)
+
+const stopReasonOf = (stopReason: string | null | undefined): FinishReason => {
   switch (stopReason) {
     case "max_tokens":
     case "model_context_window_exceeded":

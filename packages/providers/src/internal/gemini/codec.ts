@@ -20,6 +20,7 @@ import type {
 } from "@llm-api-router/core"
 import {
   AuthenticationError,
+  ChunkContract,
   ContentFilterError,
   ContextLengthError,
   InvalidRequestError,
@@ -515,9 +516,14 @@ export const modelPath = (model: string): string => model.startsWith("models/") 
 // finish reasons and usage
 // ---------------------------------------------------------------------------------------------
 
-/** Maps Gemini's `finishReason`: `tool_calls` whenever a function was called (Gemini says `STOP`). */
-export const finishReason = (raw: string, calledTools: boolean): FinishReason => {
-  if (calledTools) return "tool_calls"
+/**
+ * Maps Gemini's `finishReason`, then the domain's rule for tool calls (`ChunkContract.finishReason`): Gemini says
+ * `STOP` when a function was called.
+ */
+export const finishReason = (raw: string, calledTools: boolean): FinishReason =>
+  ChunkContract.finishReason(wireFinishReason(raw), calledTools)
+
+const wireFinishReason = (raw: string): FinishReason => {
   switch (raw) {
     case "MAX_TOKENS":
       return "length"

@@ -18,6 +18,7 @@ import type {
   Usage
 } from "@llm-api-router/core"
 import {
+  ChunkContract,
   ContextLengthError,
   InvalidRequestError,
   type LlmError,
@@ -415,7 +416,7 @@ export const embedBody = (request: LlmProvider.ResolvedEmbeddingRequest, knobs: 
  * for a model (un)loaded or a runner that closed: only `length` means something else.
  */
 export const finishReason = (doneReason: string | null | undefined, calledTools: boolean): FinishReason =>
-  calledTools ? "tool_calls" : doneReason === "length" ? "length" : "stop"
+  ChunkContract.finishReason(doneReason === "length" ? "length" : "stop", calledTools)
 
 /** Ollama leaves out zero counts (and the prompt count when the prompt was cached): absent is 0. */
 export const usage = (line: wire.WireChatResponse): Usage => {
@@ -458,7 +459,7 @@ export const completion = (
   const calls = m?.tool_calls != null && m.tool_calls.length > 0 ? m.tool_calls.map(toolCall) : undefined
   const message: ChatCompletionMessage = {
     role: "assistant",
-    content: m?.content ?? "",
+    content: ChunkContract.assistantContent(m?.content ?? "", calls !== undefined),
     ...(calls !== undefined ? { tool_calls: calls } : {}),
     ...(m?.thinking != null && m.thinking !== "" ? { reasoning_content: m.thinking } : {})
   }

@@ -19,6 +19,7 @@ import type {
 } from "@llm-api-router/core"
 import {
   AuthenticationError,
+  ChunkContract,
   ContentFilterError,
   ContextLengthError,
   type LlmError,
@@ -191,11 +192,13 @@ export const errorFromEmbedded = (
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Maps a wire `finish_reason`. `tool_calls` whenever the model called a tool, whatever the server
- * said (a forced tool choice can come back as `stop`).
+ * Maps a wire `finish_reason`, then the domain's rule for tool calls (`ChunkContract.finishReason`): a forced
+ * tool choice can come back as `stop`, a call cut by the token limit stays `length`.
  */
-export const finishReason = (raw: string, calledTools: boolean): FinishReason => {
-  if (calledTools) return "tool_calls"
+export const finishReason = (raw: string, calledTools: boolean): FinishReason =>
+  ChunkContract.finishReason(wireFinishReason(raw), calledTools)
+
+const wireFinishReason = (raw: string): FinishReason => {
   switch (raw) {
     case "length":
     case "max_tokens":
@@ -221,7 +224,7 @@ export type FinishHook = (
   context: { readonly provider: string; readonly model: string }
 ) => FinishReason | LlmError | undefined
 
-/** {@link finishReason} after the dialect's hook; tool calls still win over a mapped reason. */
+/** {@link finishReason} after the dialect's hook; the rule for tool calls applies to a mapped reason too. */
 export const mapFinish = (
   hook: FinishHook | undefined,
   raw: string,
@@ -231,7 +234,11 @@ export const mapFinish = (
 ): FinishReason | LlmError => {
   if (hook !== undefined) {
     const mapped = hook(raw, { provider, model })
-    if (mapped !== undefined) return typeof mapped === "string" && calledTools ? "tool_calls" : mapped
+    if (mapped !== undefined) {
+      return typeof mapped === "string"
+        ? ChunkContract.finishReason(mapped, calledTools)
+        : mapped
+    }
   }
   return finishReason(raw, calledTools)
 }
@@ -373,7 +380,7 @@ export const completion = (
     const reasoning = m.reasoning_content ?? m.reasoning
     const message: ChatCompletionMessage = {
       role: "assistant",
-      content: m.content ?? null,
+      content: ChunkContract.assistantContent(m.content, calls !== undefined),
       ...(m.refusal != null ? { refusal: m.refusal } : {}),
       ...(calls ? { tool_calls: calls } : {}),
       ...(reasoning != null && reasoning !== "" ? { reasoning_content: reasoning } : {})
@@ -412,6 +419,8 @@ interface ChoiceState {
   /** our index → whether its name was sent */
   readonly named: Array<boolean>
   lastTool: number
+  /** Whether this choice's finish reason went out: it goes out once (OpenRouter repeats it on its usage chunk). */
+  finishSent: boolean
 }
 
 /** What a dialect changes in the stream normaliser; built once per layer, shared by its streams. */
@@ -451,7 +460,7 @@ export class StreamState {
   private choice(index: number): ChoiceState {
     let state = this.choices.get(index)
     if (state === undefined) {
-      state = { roleSent: false, toolKeys: new Map(), named: [], lastTool: -1 }
+      state = { roleSent: false, toolKeys: new Map(), named: [], lastTool: -1, finishSent: false }
       this.choices.set(index, state)
     }
     return state
@@ -499,7 +508,7 @@ export class StreamState {
         if (d.tool_calls && d.tool_calls.length > 0) delta.tool_calls = this.toolDeltas(state, d.tool_calls)
       }
       let finish: FinishReason | null = null
-      if (wc.finish_reason != null && wc.finish_reason !== "") {
+      if (wc.finish_reason != null && wc.finish_reason !== "" && !state.finishSent) {
         const mapped = mapFinish(
           this.hooks.finishReason,
           wc.finish_reason,
@@ -509,6 +518,7 @@ export class StreamState {
         )
         if (typeof mapped !== "string") return Either.left(mapped)
         finish = mapped
+        state.finishSent = true
         this.finished = true
       }
       if (
