@@ -52,7 +52,8 @@ const examples = [
   "pool",
   "caching",
   "router",
-  "ollama"
+  "ollama",
+  "effect-ai"
 ] as const
 
 // All the examples in one node process (examples/test/run-examples.ts): one start-up instead of fifteen.
@@ -253,6 +254,22 @@ describe("examples", () => {
     assert.include(out, "embeddings: 2 vectors of 8 dimensions")
     assert.include(out, "missing model: InvalidRequestError (404)")
   }, 180_000)
+
+  it(
+    "effect-ai.ts runs @effect/ai's generateText, streamText, a Chat tool loop, generateObject and embeddings",
+    async () => {
+      const out = await outputOf("effect-ai")
+      assert.include(out, OFFLINE)
+      assert.include(out, "== generateText\nEcho: Say hello in five words. [stop; ")
+      assert.include(out, "== streamText\nEcho: Count from one to five.\n")
+      assert.include(out, "tool call: get_weather({\"city\":\"Paris\"})\nanswer: It is 18 °C and sunny in Paris.")
+      assert.match(out, /value: \{"city":"[^"]+","summary":"[^"]+"\}/)
+      assert.include(out, "3 vectors of 8 dimensions")
+      assert.include(out, "HttpResponseError 401, cause: AuthenticationError")
+      assert.include(out, "Echo: Say hello in five words. (requests sent: 0)")
+    },
+    180_000
+  )
 })
 
 describe("README", () => {

@@ -8,7 +8,7 @@ import * as Prompt from "@effect/ai/Prompt"
 import * as Tool from "@effect/ai/Tool"
 import * as Toolkit from "@effect/ai/Toolkit"
 import { assert, describe, it } from "@effect/vitest"
-import { type ChatCompletionChunk, NetworkError } from "@llm-api-router/core"
+import { type ChatCompletionChunk, NetworkError, ResponseCache } from "@llm-api-router/core"
 import { MockProvider } from "@llm-api-router/core/testing"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -274,6 +274,23 @@ describe("generateText", () => {
         Layer.provideMerge(MockProvider.layer([MockProvider.reply("1"), MockProvider.reply("2")]))
       )
     )))
+})
+
+describe("over a decorated provider", () => {
+  it.effect("a response cache under the model: the same call twice reaches the provider once", () =>
+    Effect.gen(function*() {
+      const first = yield* LanguageModel.generateText({ prompt: "hello" })
+      const second = yield* LanguageModel.generateText({ prompt: "hello" })
+      assert.strictEqual(first.text, "cached answer")
+      assert.strictEqual(second.text, "cached answer")
+      assert.lengthOf(yield* MockProvider.calls, 1)
+    }).pipe(Effect.provide(Layer.suspend(() => {
+      const provider = MockProvider.layer([MockProvider.reply("cached answer")])
+      return layerLanguageModel.pipe(
+        Layer.provide(ResponseCache.layer.pipe(Layer.provide(Layer.merge(provider, ResponseCache.layerMemory())))),
+        Layer.provideMerge(provider)
+      )
+    }))))
 })
 
 describe("generateObject", () => {
