@@ -5,7 +5,7 @@
  *
  * Offline by default (a fake OpenAI-compatible server); OPENAI_API_KEY set: OpenAI.
  *
- *   pnpm exec tsx --conditions=source examples/effect-ai.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/effect-ai.ts
  */
 import { Chat, EmbeddingModel, LanguageModel, Tool, Toolkit } from "@effect/ai"
 import { Http, ResponseCache } from "@llm-api-router/core"
