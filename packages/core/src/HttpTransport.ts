@@ -276,8 +276,13 @@ export const make = (options: Options): Effect.Effect<Transport, never, Platform
  * @category constructors
  */
 export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Options): Transport => {
-  // trace headers (traceparent, b3) are nobody's business at a third-party API
-  const client = PlatformHttpClient.withTracerPropagation(httpClient, false)
+  // Trace headers (traceparent, b3) are nobody's business at a third-party API. Nor is there an `http.client` span:
+  // the call's own span (`Telemetry`) says what happened, as it does over `Http.layer`, which makes none; and that
+  // span would carry every response header as an attribute, where a server can put anything, the key included.
+  const client = PlatformHttpClient.withTracerDisabledWhen(
+    PlatformHttpClient.withTracerPropagation(httpClient, false),
+    () => true
+  )
   const provider = options.provider
   const mapError = options.mapError
   const requestIdHeaders = options.requestIdHeaders ?? defaultRequestIdHeaders

@@ -6,6 +6,7 @@
  * cuts it in two. Each error is then read the ways a user reads it (`message`, `String`, `JSON.stringify`,
  * `util.inspect`, `Cause.pretty`), and so are the spans and log lines of the call.
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import type { LlmError } from "@llm-api-router/core"
 import { Http, isLlmError, LlmProvider } from "@llm-api-router/core"
@@ -545,6 +546,12 @@ describe("SecretLeaks", () => {
     ])
   })
 
+  // the transport's own path over `Http.layer`, and the generic one over any other `HttpClient`
+  const clients: ReadonlyArray<readonly [string, Layer.Layer<Http.HttpClient>]> = [
+    ["", Http.layer()],
+    [" (a plain HttpClient)", FetchHttpClient.layer]
+  ]
+
   for (const target of targets) {
     describe(target.name, () => {
       for (const scenario of promiseScenarios) {
@@ -569,54 +576,56 @@ describe("SecretLeaks", () => {
       }
       for (const scenario of scenarios) {
         if (scenario.when !== undefined && !scenario.when(target)) continue
-        it.scopedLive(scenario.name, () =>
-          Effect.gen(function*() {
-            const server = yield* FakeServer.make()
-            for (const reply of scenario.replies(target)) server.enqueue({ ...reply, echo: true })
-            const { spans, tracer } = yield* RecordingTracer.make
-            const logs: Array<string> = []
-            const logger = Logger.make(({ annotations, message }) => {
-              logs.push(util.inspect({ message, annotations: [...annotations] }, { depth: 10 }))
-            })
-            const exit = yield* scenario.call.pipe(
-              Effect.provide(
-                target.layer(scenario.baseUrl ? scenario.baseUrl(server.url) : server.url, scenario.options ?? {})
-              ),
-              Effect.provide(Http.layer()),
-              Effect.withTracer(tracer),
-              Effect.exit,
-              Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-              Logger.withMinimumLogLevel(LogLevel.All)
-            )
-            assert.isTrue(Exit.isFailure(exit), "the call must fail")
-            if (!Exit.isFailure(exit)) return
-            const error = Option.getOrThrow(Cause.failureOption(exit.cause))
-            assert.include(scenario.tags, error._tag, `ended in ${error._tag}: ${error.message}`)
-            const secrets = [...secretsOf(target, server), ...(scenario.secrets ?? [])]
-            if (scenario.baseUrl === undefined) {
-              // the echo really happened: the server had a credential to send back
-              assert.isAtLeast(server.requests.length, 1)
-              assert.isAtLeast(secrets.length, target.name === "zhipu" ? 4 : 1)
-            }
+        for (const [client, httpLayer] of clients) {
+          it.scopedLive(`${scenario.name}${client}`, () =>
+            Effect.gen(function*() {
+              const server = yield* FakeServer.make()
+              for (const reply of scenario.replies(target)) server.enqueue({ ...reply, echo: true })
+              const { spans, tracer } = yield* RecordingTracer.make
+              const logs: Array<string> = []
+              const logger = Logger.make(({ annotations, message }) => {
+                logs.push(util.inspect({ message, annotations: [...annotations] }, { depth: 10 }))
+              })
+              const exit = yield* scenario.call.pipe(
+                Effect.provide(
+                  target.layer(scenario.baseUrl ? scenario.baseUrl(server.url) : server.url, scenario.options ?? {})
+                ),
+                Effect.provide(httpLayer),
+                Effect.withTracer(tracer),
+                Effect.exit,
+                Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+                Logger.withMinimumLogLevel(LogLevel.All)
+              )
+              assert.isTrue(Exit.isFailure(exit), "the call must fail")
+              if (!Exit.isFailure(exit)) return
+              const error = Option.getOrThrow(Cause.failureOption(exit.cause))
+              assert.include(scenario.tags, error._tag, `ended in ${error._tag}: ${error.message}`)
+              const secrets = [...secretsOf(target, server), ...(scenario.secrets ?? [])]
+              if (scenario.baseUrl === undefined) {
+                // the echo really happened: the server had a credential to send back
+                assert.isAtLeast(server.requests.length, 1)
+                assert.isAtLeast(secrets.length, target.name === "zhipu" ? 4 : 1)
+              }
 
-            const texts: Array<[string, string]> = [
-              ...textsOfError(error),
-              ["Cause.pretty(exit)", Cause.pretty(exit.cause)],
-              ...textsOfSpans(spans),
-              ...logs.map((line, i): [string, string] => [`log ${i}`, line])
-            ]
-            assert.isAtLeast(spans.length, 1, "the call made a span")
-            const pieces = piecesOf(secrets)
-            for (const [where, text] of texts) {
-              for (const piece of pieces) {
-                if (text.includes(piece)) {
-                  assert.fail(`${where} leaks ${JSON.stringify(piece)}:\n${text}`)
+              const texts: Array<[string, string]> = [
+                ...textsOfError(error),
+                ["Cause.pretty(exit)", Cause.pretty(exit.cause)],
+                ...textsOfSpans(spans),
+                ...logs.map((line, i): [string, string] => [`log ${i}`, line])
+              ]
+              assert.isAtLeast(spans.length, 1, "the call made a span")
+              const pieces = piecesOf(secrets)
+              for (const [where, text] of texts) {
+                for (const piece of pieces) {
+                  if (text.includes(piece)) {
+                    assert.fail(`${where} leaks ${JSON.stringify(piece)}:\n${text}`)
+                  }
                 }
               }
-            }
-            // the scrubbed texts still say what happened
-            assert.notStrictEqual(error.message, "")
-          }))
+              // the scrubbed texts still say what happened
+              assert.notStrictEqual(error.message, "")
+            }))
+        }
       }
     })
   }
