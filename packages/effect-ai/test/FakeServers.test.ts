@@ -10,7 +10,7 @@ import * as Tool from "@effect/ai/Tool"
 import * as Toolkit from "@effect/ai/Toolkit"
 import { assert, describe, it } from "@effect/vitest"
 import { Http, type LlmProvider } from "@llm-api-router/core"
-import { Anthropic, OpenAi } from "@llm-api-router/providers"
+import { Anthropic, DeepSeek, OpenAi, Zhipu } from "@llm-api-router/providers"
 import { FakeAnthropic, FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -248,5 +248,50 @@ describe("over Anthropic's protocol (FakeAnthropic)", () => {
       const cause = (error as any).cause
       assert.strictEqual(cause._tag, "RateLimitError")
       assert.strictEqual(cause.retryAfter._tag, "Some")
+    }))
+})
+
+describe("generateObject in the other structured-output modes, over the OpenAI-compatible fake", () => {
+  it.scoped("DeepSeek (tools only): a forced tool on the wire, its arguments decoded as the object", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make({ handler: FakeOpenAi.responder() })
+      const response = yield* LanguageModel.generateObject({ prompt: "Rome", schema: City, objectName: "place" }).pipe(
+        Effect.provide(
+          over(DeepSeek.layer({ apiKey, baseUrl: server.url, defaultModel: "deepseek-chat", retry: false }))
+        )
+      )
+      assert.deepStrictEqual(response.value, { city: "Rome" })
+      assert.strictEqual(response.finishReason, "stop")
+      const body = sent(server, 0)
+      assert.isUndefined(body.response_format)
+      assert.deepStrictEqual(body.tool_choice, { type: "function", function: { name: "place" } })
+      assert.deepStrictEqual(body.tools[0].function.parameters.required, ["city"])
+    }))
+
+  it.scoped("Zhipu (JSON mode only): json_object and the schema in the system message on the wire", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      server.enqueue(FakeOpenAi.jsonReply({
+        id: "c1",
+        object: "chat.completion",
+        created: 1_700_000_000,
+        model: "glm-4-flash",
+        choices: [{ index: 0, message: { role: "assistant", content: "{\"city\": \"Rome\"}" }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 }
+      }))
+      const response = yield* LanguageModel.generateObject({ prompt: "Rome", schema: City }).pipe(
+        Effect.provide(over(Zhipu.layer({
+          apiKey: Redacted.make("0123456789abcdef.0123456789abcdef"),
+          baseUrl: server.url,
+          defaultModel: "glm-4-flash",
+          retry: false
+        })))
+      )
+      assert.deepStrictEqual(response.value, { city: "Rome" })
+      const body = sent(server, 0)
+      assert.deepStrictEqual(body.response_format, { type: "json_object" })
+      assert.strictEqual(body.messages[0].role, "system")
+      assert.include(body.messages[0].content, "\"required\":[\"city\"]")
+      assert.isUndefined(body.tools)
     }))
 })
