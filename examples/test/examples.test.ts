@@ -47,6 +47,7 @@ const examples = [
   "agent",
   "structured",
   "tools-loop",
+  "prompt-caching",
   "errors",
   "retry",
   "pool",
@@ -190,6 +191,14 @@ describe("examples", () => {
     }
     assert.include(out, "event ToolCall get_weather {\"city\":\"Oslo\"}\nevent ToolResult get_weather {\"celsius\":-2}")
     assert.include(out, "event Finish (answer)")
+  }, 180_000)
+
+  it("prompt-caching.ts sends Anthropic's cache_control and shows the cached prompt tokens", async () => {
+    const out = await outputOf("prompt-caching")
+    assert.include(out, "Offline: anthropic is a fake server")
+    assert.include(out, "What does the library do? -> It routes requests. (prompt 2412 tokens, cached 0)")
+    assert.include(out, "To how many providers? -> Many providers. (prompt 2412 tokens, cached 2400)")
+    assert.include(out, "the marker on the last: {\"type\":\"ephemeral\"}")
   }, 180_000)
 
   it("errors.ts maps scripted failures to their tags, with catchTags and with instanceof", async () => {

@@ -16,12 +16,33 @@ import * as Schema from "effect/Schema"
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Anthropic's prompt caching marker: on a content part, a message (its last content block) or a tool, the prompt up
+ * to and including it is cached. Providers whose caching is automatic (OpenAI, Gemini) or absent ignore it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CacheControl = Schema.Struct({
+  type: Schema.Literal("ephemeral"),
+  ttl: Schema.optional(Schema.Literal("5m", "1h"))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CacheControl = typeof CacheControl.Type
+
+const cacheControl = Schema.optional(CacheControl)
+
+/**
  * @since 0.1.0
  * @category schemas
  */
 export const TextContentPart = Schema.Struct({
   type: Schema.Literal("text"),
-  text: Schema.String
+  text: Schema.String,
+  cache_control: cacheControl
 })
 
 /**
@@ -35,7 +56,8 @@ export const ImageContentPart = Schema.Struct({
   image_url: Schema.Struct({
     url: Schema.String.pipe(Schema.minLength(1)),
     detail: Schema.optional(Schema.Literal("auto", "low", "high"))
-  })
+  }),
+  cache_control: cacheControl
 })
 
 /**
@@ -60,7 +82,8 @@ export const FileContentPart = Schema.Struct({
     file_id: Schema.optional(Schema.String),
     file_data: Schema.optional(Schema.String),
     filename: Schema.optional(Schema.String)
-  })
+  }),
+  cache_control: cacheControl
 })
 
 /**
@@ -121,7 +144,8 @@ export type ToolCall = typeof ToolCall.Type
 export const SystemMessage = Schema.Struct({
   role: Schema.Literal("system"),
   content: Schema.Union(Schema.String, Schema.Array(TextContentPart)),
-  name: Schema.optional(Schema.String)
+  name: Schema.optional(Schema.String),
+  cache_control: cacheControl
 })
 
 /**
@@ -133,7 +157,8 @@ export const SystemMessage = Schema.Struct({
 export const DeveloperMessage = Schema.Struct({
   role: Schema.Literal("developer"),
   content: Schema.Union(Schema.String, Schema.Array(TextContentPart)),
-  name: Schema.optional(Schema.String)
+  name: Schema.optional(Schema.String),
+  cache_control: cacheControl
 })
 
 /**
@@ -143,7 +168,8 @@ export const DeveloperMessage = Schema.Struct({
 export const UserMessage = Schema.Struct({
   role: Schema.Literal("user"),
   content: Schema.Union(Schema.String, Schema.Array(UserContentPart)),
-  name: Schema.optional(Schema.String)
+  name: Schema.optional(Schema.String),
+  cache_control: cacheControl
 })
 
 /**
@@ -161,7 +187,8 @@ export const AssistantMessage = Schema.Struct({
   tool_calls: Schema.optional(Schema.Array(ToolCall)),
   refusal: Schema.optional(Schema.NullOr(Schema.String)),
   reasoning_content: Schema.optional(Schema.NullOr(Schema.String)),
-  name: Schema.optional(Schema.String)
+  name: Schema.optional(Schema.String),
+  cache_control: cacheControl
 })
 
 /**
@@ -173,7 +200,8 @@ export const AssistantMessage = Schema.Struct({
 export const ToolMessage = Schema.Struct({
   role: Schema.Literal("tool"),
   tool_call_id: Schema.String.pipe(Schema.minLength(1, { message: () => "tool_call_id must not be empty" })),
-  content: Schema.Union(Schema.String, Schema.Array(TextContentPart))
+  content: Schema.Union(Schema.String, Schema.Array(TextContentPart)),
+  cache_control: cacheControl
 })
 
 /**
@@ -227,7 +255,8 @@ export const FunctionDefinition = Schema.Struct({
  */
 export const FunctionTool = Schema.Struct({
   type: Schema.Literal("function"),
-  function: FunctionDefinition
+  function: FunctionDefinition,
+  cache_control: cacheControl
 })
 
 /**

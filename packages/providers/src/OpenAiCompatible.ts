@@ -24,6 +24,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
+import * as CacheControl from "./internal/cacheControl.js"
 import * as chunks from "./internal/chunkDecoder.js"
 import * as codec from "./internal/openai/codec.js"
 import { unwrap } from "./internal/stream.js"
@@ -59,6 +60,11 @@ export interface Options {
 export interface Dialect {
   /** Maps an error before OpenAI's table; `undefined` falls through to it. */
   readonly classifyError?: ((info: codec.ErrorInfo) => LlmError | undefined) | undefined
+  /**
+   * Whether Anthropic's `cache_control` markers stay in the body (OpenRouter passes them on to Anthropic and
+   * Gemini); by default they are taken out, since OpenAI refuses them inside messages and tools.
+   */
+  readonly keepCacheControl?: boolean | undefined
   /** Adjusts the wire body of a chat request. */
   readonly chatBody?:
     | ((body: Record<string, unknown>, request: LlmProvider.ResolvedChatRequest) => Record<string, unknown>)
@@ -182,10 +188,14 @@ export const makeDialect = (
     const streamHeaders = { accept: "text/event-stream", ...baseHeaders }
     const chatUrl = `${baseUrl}/chat/completions`
     const embeddingsUrl = `${baseUrl}/embeddings`
+    const plainBody = dialect.keepCacheControl === true
+      ? codec.chatBody
+      : (request: LlmProvider.ResolvedChatRequest, stream: boolean) =>
+        codec.chatBody(CacheControl.strip(request), stream)
     const chatBody = dialect.chatBody
       ? (request: LlmProvider.ResolvedChatRequest, stream: boolean) =>
-        dialect.chatBody!(codec.chatBody(request, stream), request)
-      : codec.chatBody
+        dialect.chatBody!(plainBody(request, stream), request)
+      : plainBody
     const embeddingBody = dialect.embeddingBody
       ? (request: LlmProvider.ResolvedEmbeddingRequest) => dialect.embeddingBody!(codec.embeddingBody(request), request)
       : codec.embeddingBody

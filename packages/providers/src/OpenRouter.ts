@@ -75,6 +75,8 @@ export const make = (
     },
     {
       headers: headers(options),
+      // OpenRouter hands prompt-caching markers on to the Anthropic and Gemini models it routes to.
+      keepCacheControl: true,
       readError: dialect.readError,
       classifyError: dialect.classifyError,
       finishReason: dialect.finishReason,

@@ -29,6 +29,7 @@ import {
   type ResponseDecodeError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
+import * as CacheControl from "../cacheControl.js"
 import {
   decodeError,
   errorFields,
@@ -395,7 +396,8 @@ export const chatBody = (
   }
 
   const parameters: Record<string, unknown> = {}
-  const fields = request as unknown as Record<string, unknown>
+  // The tools go on as they are, but for prompt-caching markers, which DashScope does not know.
+  const fields = CacheControl.strip(request) as unknown as Record<string, unknown>
   for (const key in fields) {
     const value = fields[key]
     if (value === null || value === undefined || notParameters.has(key)) continue

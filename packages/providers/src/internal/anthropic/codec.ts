@@ -303,6 +303,20 @@ const unsupported = (provider: string, model: string, feature: string, message: 
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
+/**
+ * Prompt caching: a `cache_control` on a content part stays on the block made from it; on a message (or a tool) it
+ * goes on the message's last block (the tool's definition), as Anthropic's own SDK reads it.
+ */
+const cached = (block: Block, source: unknown): Block => {
+  const control = isRecord(source) ? source.cache_control : undefined
+  return isRecord(control) ? { ...block, cache_control: control } : block
+}
+
+/** Puts a message's own `cache_control` on the last of its blocks. */
+const markLast = (blocks: Array<Block>, message: unknown): void => {
+  if (blocks.length > 0) blocks[blocks.length - 1] = cached(blocks[blocks.length - 1]!, message)
+}
+
 const textBlocks = (content: string | ReadonlyArray<{ readonly type: string; readonly text?: string }>) => {
   const out: Array<Block> = []
   if (typeof content === "string") {
@@ -310,7 +324,9 @@ const textBlocks = (content: string | ReadonlyArray<{ readonly type: string; rea
     return out
   }
   for (const part of content) {
-    if (part.type === "text" && part.text !== undefined && part.text !== "") out.push({ type: "text", text: part.text })
+    if (part.type === "text" && part.text !== undefined && part.text !== "") {
+      out.push(cached({ type: "text", text: part.text }, part))
+    }
   }
   return out
 }
@@ -344,20 +360,22 @@ const userBlocks = (
     const part = content[i]!
     switch (part.type) {
       case "text":
-        if (part.text !== "") out.push({ type: "text", text: part.text })
+        if (part.text !== "") out.push(cached({ type: "text", text: part.text }, part))
         break
       case "image_url":
-        out.push({
+        out.push(cached({
           type: "image",
           source: mediaSource(provider, part.image_url.url, `${at}.content[${i}].image_url.url`)
-        })
+        }, part))
         break
       case "file": {
         const param = `${at}.content[${i}].file`
         if (part.file.file_data !== undefined) {
-          out.push({ type: "document", source: mediaSource(provider, part.file.file_data, `${param}.file_data`) })
+          out.push(
+            cached({ type: "document", source: mediaSource(provider, part.file.file_data, `${param}.file_data`) }, part)
+          )
         } else if (part.file.file_id !== undefined) {
-          out.push({ type: "document", source: { type: "file", file_id: part.file.file_id } })
+          out.push(cached({ type: "document", source: { type: "file", file_id: part.file.file_id } }, part))
         } else {
           throw invalid(provider, param, "a file part needs file_data or file_id")
         }
@@ -407,14 +425,14 @@ const replayedThinking = (provider: string, blocks: unknown, param: string): Arr
 const turnContent = (turn: Turn): string | Array<Block> => {
   const blocks = [...turn.first, ...turn.middle, ...turn.last]
   const only = blocks.length === 1 ? blocks[0]! : undefined
-  return only !== undefined && only.type === "text" ? only.text as string : blocks
+  return only !== undefined && only.type === "text" && only.cache_control === undefined ? only.text as string : blocks
 }
 
 const messagesOf = (
   provider: string,
   request: LlmProvider.ResolvedChatRequest
-): { readonly system: Array<string>; readonly turns: Array<Turn> } => {
-  const system: Array<string> = []
+): { readonly system: Array<Block>; readonly turns: Array<Turn> } => {
+  const system: Array<Block> = []
   const turns: Array<Turn> = []
   const turnFor = (role: "user" | "assistant", message: number): Turn => {
     const previous = turns[turns.length - 1]
@@ -429,12 +447,17 @@ const messagesOf = (
     const at = `messages[${i}]`
     switch (message.role) {
       case "system":
-      case "developer":
-        for (const block of textBlocks(message.content)) system.push(block.text as string)
+      case "developer": {
+        // System prompts stay blocks, so that a cache_control on them reaches the wire.
+        const blocks = textBlocks(message.content)
+        markLast(blocks, message)
+        system.push(...blocks)
         break
+      }
       case "user": {
         const blocks = userBlocks(provider, request.model, message.content, at)
         if (blocks.length === 0) throw invalid(provider, `${at}.content`, "a user message must not be empty")
+        markLast(blocks, message)
         turnFor("user", i).middle.push(...blocks)
         break
       }
@@ -446,7 +469,7 @@ const messagesOf = (
         } else if (texts.length > 0) {
           result.content = texts
         }
-        turnFor("user", i).first.push(result)
+        turnFor("user", i).first.push(cached(result, message))
         break
       }
       case "assistant": {
@@ -469,6 +492,7 @@ const messagesOf = (
         )
         // nothing to replay (an empty answer): an empty assistant turn would be refused
         if (thinking.length === 0 && texts.length === 0 && calls.length === 0) break
+        markLast(calls.length > 0 ? calls : texts, message)
         const turn = turnFor("assistant", i)
         turn.first.push(...thinking)
         turn.middle.push(...texts)
@@ -484,7 +508,7 @@ const messagesOf = (
     if (lastText !== undefined) {
       const trimmed = (lastText.text as string).trimEnd()
       if (trimmed === "") final.middle.pop()
-      else final.middle[final.middle.length - 1] = { type: "text", text: trimmed }
+      else final.middle[final.middle.length - 1] = { ...lastText, text: trimmed }
       if (final.first.length + final.middle.length === 0) turns.pop()
     }
   }
@@ -569,11 +593,13 @@ export const chatBody = (
     const format = request.response_format
     const structured = format !== undefined && format.type !== "text"
     const userTools = request.tools ?? []
-    const tools: Array<Block> = userTools.map((tool) => ({
-      name: tool.function.name,
-      ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
-      input_schema: tool.function.parameters ?? { type: "object", properties: {} }
-    }))
+    const tools: Array<Block> = userTools.map((tool) =>
+      cached({
+        name: tool.function.name,
+        ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
+        input_schema: tool.function.parameters ?? { type: "object", properties: {} }
+      }, tool)
+    )
     if (structured) {
       if (userTools.some((tool) => tool.function.name === JSON_TOOL)) {
         throw invalid(provider, "tools", `a tool named "${JSON_TOOL}" cannot be combined with response_format`)
@@ -595,8 +621,9 @@ export const chatBody = (
       max_tokens: maxTokens,
       messages: turns.map((turn) => ({ role: turn.role, content: turnContent(turn) }))
     }
-    if (system.length === 1) body.system = system[0]
-    else if (system.length > 1) body.system = system.map((text) => ({ type: "text", text }))
+    const onlySystem = system.length === 1 ? system[0]! : undefined
+    if (onlySystem !== undefined && onlySystem.cache_control === undefined) body.system = onlySystem.text
+    else if (system.length > 0) body.system = system
     if (tools.length > 0) body.tools = tools
     const toolChoice = toolChoiceOf(request, userTools.length > 0, structured)
     if (toolChoice !== undefined && tools.length > 0) body.tool_choice = toolChoice
