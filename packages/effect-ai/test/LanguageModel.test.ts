@@ -8,7 +8,7 @@ import * as Prompt from "@effect/ai/Prompt"
 import * as Tool from "@effect/ai/Tool"
 import * as Toolkit from "@effect/ai/Toolkit"
 import { assert, describe, it } from "@effect/vitest"
-import { type ChatCompletionChunk, NetworkError, ResponseCache } from "@llm-api-router/core"
+import { type ChatCompletionChunk, NetworkError, ProviderError, ResponseCache, Router } from "@llm-api-router/core"
 import { MockProvider } from "@llm-api-router/core/testing"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -291,6 +291,27 @@ describe("over a decorated provider", () => {
         Layer.provideMerge(provider)
       )
     }))))
+})
+
+describe("over a router", () => {
+  it.effect("the first member fails with a 503, the second answers: @effect/ai sees one answer", () =>
+    Effect.gen(function*() {
+      const response = yield* LanguageModel.generateText({ prompt: "hello" })
+      assert.strictEqual(response.text, "from the fallback")
+      const metadata = response.content.find((part) => part.type === "response-metadata")!
+      assert.deepStrictEqual(metadata.metadata, { "llm-api-router": { provider: "second" } })
+    }).pipe(Effect.provide(layerLanguageModel.pipe(Layer.provide(Router.layer([
+      Router.member(
+        "first",
+        MockProvider.layer(
+          [MockProvider.fail(new ProviderError({ provider: "first", status: 503, message: "down" }))],
+          {
+            name: "first"
+          }
+        )
+      ),
+      Router.member("second", MockProvider.layer([MockProvider.reply("from the fallback")], { name: "second" }))
+    ]))))))
 })
 
 describe("generateObject", () => {
