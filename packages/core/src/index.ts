@@ -14,6 +14,10 @@ export * as Sse from "./Sse.js"
 /**
  * @since 0.1.0
  */
+export * as Json from "./Json.js"
+/**
+ * @since 0.1.0
+ */
 export * as Ndjson from "./Ndjson.js"
 /**
  * @since 0.1.0

@@ -22,6 +22,7 @@ import {
   ContentFilterError,
   ContextLengthError,
   InvalidRequestError,
+  Json,
   type LlmError,
   PermissionDeniedError,
   ProviderError,
@@ -130,11 +131,8 @@ export const readError = (json: unknown): ParsedError => {
 const jsonOfSseBody = (body: string): unknown => {
   for (const line of body.split(/\r\n|\r|\n/)) {
     if (!line.startsWith("data:")) continue
-    try {
-      return JSON.parse(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5))
-    } catch {
-      return undefined
-    }
+    const parsed = Json.parse(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5))
+    return Either.isRight(parsed) ? parsed.right : undefined
   }
   return undefined
 }
@@ -732,14 +730,18 @@ export const streamEvent = (
 ): Either.Either<ChatCompletionChunk | undefined, LlmError> => {
   const data = event.data
   if (data === "") return Either.right(undefined)
-  let json: unknown
-  try {
-    json = JSON.parse(data)
-  } catch {
+  const parsed = Json.parse(data)
+  if (Either.isLeft(parsed)) {
     return Either.left(
-      decodeError(state.provider, state.model, "a stream event is not JSON", snippet(data))
+      decodeError(
+        state.provider,
+        state.model,
+        `a stream event is ${Json.describe(parsed.left)}`,
+        snippet(data)
+      )
     )
   }
+  const json = parsed.right
   if (event.event === "error" || isErrorBody(json)) {
     return Either.left(errorFromEmbedded(classify, state.provider, state.model, json, data))
   }

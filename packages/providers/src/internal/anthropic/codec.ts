@@ -22,6 +22,7 @@ import {
   ChunkContract,
   ContextLengthError,
   InvalidRequestError,
+  Json,
   type LlmError,
   PermissionDeniedError,
   ProviderError,
@@ -392,11 +393,9 @@ const toolUse = (provider: string, call: ToolCall, param: string): Block => {
   const text = call.function.arguments
   let input: unknown = {}
   if (text.trim() !== "") {
-    try {
-      input = JSON.parse(text)
-    } catch (e) {
-      throw invalid(provider, param, `the arguments are not valid JSON (${e instanceof Error ? e.message : String(e)})`)
-    }
+    const parsed = Json.parse(text)
+    if (Either.isLeft(parsed)) throw invalid(provider, param, `the arguments are ${Json.describe(parsed.left)}`)
+    input = parsed.right
   }
   if (!isRecord(input)) throw invalid(provider, param, "the arguments must be a JSON object")
   return { type: "tool_use", id: call.id, name: call.function.name, input }
@@ -801,12 +800,11 @@ export class StreamState {
   /** Handles one SSE event, pushing what it gives to `out`; returns the error that ends the stream, if any. */
   event(event: Sse.Event, out: Array<ChatCompletionChunk>): LlmError | undefined {
     if (this.stopped) return undefined
-    let json: unknown
-    try {
-      json = JSON.parse(event.data)
-    } catch {
-      return this.fail("a stream event is not JSON", snippet(event.data))
+    const parsed = Json.parse(event.data)
+    if (Either.isLeft(parsed)) {
+      return this.fail(`a stream event is ${Json.describe(parsed.left)}`, snippet(event.data))
     }
+    const json = parsed.right
     if (!isRecord(json)) return this.fail("a stream event is not a JSON object", snippet(event.data))
     const type = typeof json.type === "string" ? json.type : event.event
     if (type === "error" || event.event === "error") {

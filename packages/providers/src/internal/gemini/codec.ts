@@ -24,6 +24,7 @@ import {
   ContentFilterError,
   ContextLengthError,
   InvalidRequestError,
+  Json,
   type LlmError,
   PermissionDeniedError,
   ProviderError,
@@ -365,11 +366,8 @@ export const chatBody = (
           const raw = call.function.arguments.trim()
           let args: unknown = {}
           if (raw !== "") {
-            try {
-              args = JSON.parse(raw)
-            } catch {
-              args = undefined
-            }
+            const parsed = Json.parse(raw)
+            args = Either.isRight(parsed) ? parsed.right : undefined
           }
           if (!isRecord(args)) {
             return Either.left(
@@ -771,14 +769,18 @@ export const streamPayload = (
   state: StreamState,
   data: string
 ): Either.Either<ChatCompletionChunk | undefined, LlmError> => {
-  let json: unknown
-  try {
-    json = JSON.parse(data)
-  } catch {
+  const parsed = Json.parse(data)
+  if (Either.isLeft(parsed)) {
     return Either.left(
-      decodeError(state.provider, state.model, "a stream event is not JSON", snippet(data))
+      decodeError(
+        state.provider,
+        state.model,
+        `a stream event is ${Json.describe(parsed.left)}`,
+        snippet(data)
+      )
     )
   }
+  const json = parsed.right
   if (isErrorEnvelope(json)) {
     return Either.left(classify(errorInfo(state.provider, state.model, undefined, json, data, undefined, {})))
   }

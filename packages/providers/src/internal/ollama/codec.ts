@@ -21,6 +21,7 @@ import {
   ChunkContract,
   ContextLengthError,
   InvalidRequestError,
+  Json,
   type LlmError,
   ProviderError,
   type ResponseDecodeError,
@@ -233,11 +234,10 @@ const argumentsObject = (
   at: string
 ): Either.Either<unknown, LlmError> => {
   if (args.trim() === "") return Either.right({})
-  try {
-    const parsed: unknown = JSON.parse(args)
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return Either.right(parsed)
-  } catch {
-    // falls through to the error below
+  const parsed = Json.parse(args)
+  if (Either.isRight(parsed)) {
+    const value = parsed.right
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return Either.right(value)
   }
   return Either.left(clientError(provider, model, at, "Ollama needs tool-call arguments that are a JSON object"))
 }
@@ -500,14 +500,18 @@ export class StreamState {
   /** Handles one NDJSON line; returns the chunk to emit, if any, or an error. */
   line(text: string): Either.Either<ChatCompletionChunk | undefined, LlmError> {
     if (this.done) return Either.right(undefined)
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
+    const parsed = Json.parse(text)
+    if (Either.isLeft(parsed)) {
       return Either.left(
-        decodeError(this.provider, this.model, "a stream line is not JSON", snippet(text))
+        decodeError(
+          this.provider,
+          this.model,
+          `a stream line is ${Json.describe(parsed.left)}`,
+          snippet(text)
+        )
       )
     }
+    const json = parsed.right
     if (isError(json)) return Either.left(errorFromEmbedded(this.provider, this.model, json, text))
     const decoded = wire.decodeChatResponse(json)
     if (Either.isLeft(decoded)) {

@@ -22,6 +22,7 @@ import {
   ChunkContract,
   ContentFilterError,
   ContextLengthError,
+  Json,
   type LlmError,
   ProviderError,
   QuotaExceededError,
@@ -609,14 +610,18 @@ export const streamEvent = (
     state.done = true
     return Either.right(undefined)
   }
-  let json: unknown
-  try {
-    json = JSON.parse(data)
-  } catch {
+  const parsed = Json.parse(data)
+  if (Either.isLeft(parsed)) {
     return Either.left(
-      decodeError(state.provider, state.model, "a stream event is not JSON", snippet(data))
+      decodeError(
+        state.provider,
+        state.model,
+        `a stream event is ${Json.describe(parsed.left)}`,
+        snippet(data)
+      )
     )
   }
+  const json = parsed.right
   if (event.event === "error" || embeddedError(json)) {
     return Either.left(
       errorFromEmbedded(

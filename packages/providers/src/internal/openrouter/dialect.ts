@@ -9,12 +9,14 @@ import {
   ContentFilterError,
   ContextLengthError,
   type FinishReason,
+  Json,
   type LlmError,
   ProviderError,
   QuotaExceededError,
   RateLimitError,
   Retry
 } from "@llm-api-router/core"
+import * as Either from "effect/Either"
 import { errorFields, type ErrorInfo } from "../errors.js"
 import type { ErrorBody } from "../openai/codec.js"
 
@@ -28,11 +30,9 @@ const text = (u: unknown): string | undefined => typeof u === "string" && u !== 
 const rawMessage = (raw: unknown): string | undefined => {
   let value = raw
   if (typeof raw === "string") {
-    try {
-      value = JSON.parse(raw)
-    } catch {
-      return text(raw)
-    }
+    const parsed = Json.parse(raw)
+    if (Either.isLeft(parsed)) return text(raw)
+    value = parsed.right
   }
   if (typeof value === "string") return text(value)
   if (!isRecord(value)) return undefined
