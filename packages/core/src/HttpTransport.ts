@@ -7,7 +7,9 @@
  * - a non-2xx status: the body (first 64 KiB, scrubbed of `secrets`) goes to the provider's `mapError`;
  * - an error the stream's decoder returns (an error event, a malformed event) is scrubbed of `secrets` too, as is
  *   every other error made here, its `requestId` included;
- * - a 2xx `json` call whose body is not JSON: `ResponseDecodeError`;
+ * - a 2xx `json` call whose body is not JSON (or nests deeper than `Json.maxDepth`): `ResponseDecodeError`;
+ * - a 2xx body past `Limits.body`, a stream event past `Limits.event`: `ResponseDecodeError`, at once, and the
+ *   connection is closed rather than reused;
  * - connection refused, reset, or a body cut off midway: `NetworkError`;
  * - a timeout: `TimeoutError` with its `phase` (`connect` is the pool's, see `Http.PoolOptions`).
  *
@@ -25,11 +27,13 @@ import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/httpErrors.js"
 import * as undici from "./internal/httpUndici.js"
+import * as Json from "./Json.js"
 import type { LlmError } from "./LlmError.js"
 import { InvalidRequestError, NetworkError, ResponseDecodeError, TimeoutError } from "./LlmError.js"
 import * as Secrets from "./Secrets.js"
@@ -69,6 +73,48 @@ export const defaultTimeouts: {
   firstByte: Duration.minutes(10),
   idle: Duration.minutes(2),
   total: Duration.minutes(15)
+}
+
+/**
+ * Caps on what a response may make the client hold, against a server that sends without end. Past one, the call
+ * fails at once with `ResponseDecodeError` naming the cap, and the connection is closed, not returned to the pool.
+ * `Infinity` turns one off.
+ *
+ * - `body`: the largest 2xx body of a non-streamed call, in bytes. A `content-length` above it fails the call before
+ *   the body is read.
+ * - `event`: the longest event of a stream (an SSE event, an NDJSON line), in UTF-16 code units of its decoded
+ *   text: for the ASCII JSON that most providers send, its size in bytes; a string of that length takes at most
+ *   twice as many bytes of memory.
+ *
+ * Error bodies (non-2xx) are always cut at 64 KiB and never fail for their size.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Limits {
+  readonly body?: number | undefined
+  readonly event?: number | undefined
+}
+
+/**
+ * The defaults: 64 MiB for a body and 8 Mi (8,388,608) for one stream event.
+ *
+ * The largest legitimate bodies are embeddings: OpenAI's largest batch (2,048 inputs of 3,072 dimensions) is 32 MiB
+ * in the base64 encoding we ask for, so the cap holds it twice over (the same batch as JSON floats, about 120 MiB,
+ * needs a higher cap or smaller batches); a chat completion, even 100,000 tokens long, is well under 1 MiB. A stream
+ * event carries one delta, usually under 1 KiB; the large ones repeat a whole answer (DashScope without incremental
+ * output, 100,000 tokens in under 1 MiB) or carry an image as base64 (a few MiB). Past that, a server is sending
+ * something no caller wants held in memory.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultLimits: {
+  readonly body: number
+  readonly event: number
+} = {
+  body: 64 * 1024 * 1024,
+  event: 8 * 1024 * 1024
 }
 
 /**
@@ -122,6 +168,7 @@ export interface ErrorResponse {
  *   message, the request id, what the decoder of a stream returns), or the client's `Secrets` (which can also
  *   learn tokens derived at run time), shared with `LlmProvider.make`.
  * - `requestIdHeaders`: where to find the request id, first match wins (default `defaultRequestIdHeaders`).
+ * - `limits`: caps on bodies and stream events (default `defaultLimits`).
  *
  * @since 0.1.0
  * @category models
@@ -129,6 +176,7 @@ export interface ErrorResponse {
 export interface Options {
   readonly provider: string
   readonly timeouts?: Timeouts | undefined
+  readonly limits?: Limits | undefined
   readonly mapError: (response: ErrorResponse, context: CallContext) => LlmError
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | Secrets.Secrets | undefined
   readonly requestIdHeaders?: ReadonlyArray<string> | undefined
@@ -161,12 +209,14 @@ export interface Transport {
   /**
    * `stream` decoded with a fresh `decoder` per run: the same as `stream(…).pipe(StreamDecoder.decode(decoder))`,
    * but on `Http.layer` the decoder runs on each read of the socket in the stage that reads it, which costs about
-   * half as much per read as a byte stream piped into a decoding stage.
+   * half as much per read as a byte stream piped into a decoding stage. The decoder is given `Limits.event` and the
+   * error to fail with past it (its framing enforces it: `Sse.makeDecoder({ maxEventLength })`); failing with that
+   * error closes the connection.
    */
   readonly decodeStream: <B>(
     request: Request,
     context: CallContext,
-    decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
+    decoder: (bounds: StreamDecoder.Bounds<LlmError>) => StreamDecoder.Decoder<Uint8Array, B, LlmError>
   ) => Stream.Stream<B, LlmError>
 }
 
@@ -212,13 +262,28 @@ const finite = (input: Duration.DurationInput): Duration.Duration | undefined =>
   return Duration.isFinite(duration) ? duration : undefined
 }
 
+/** A phase's bound, or `undefined` when the total ends the call no later than the phase would. */
+const within = (phase: Duration.Duration | undefined, total: Duration.Duration | undefined) =>
+  phase !== undefined && total !== undefined && Duration.greaterThanOrEqualTo(phase, total) ? undefined : phase
+
+/** A size cap, `undefined` for none (`Infinity`). */
+const cap = (limit: number): number | undefined => Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : undefined
+
+const MiB = 1024 * 1024
+
+const bytes = (n: number): string =>
+  n >= MiB && n % MiB === 0
+    ? `${n / MiB} MiB`
+    : n >= 1024 && n % 1024 === 0
+    ? `${n / 1024} KiB`
+    : `${n.toLocaleString("en-US")} bytes`
+
+const describeThrown = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
 const parseJson = (text: string): unknown => {
   if (text === "") return undefined
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
+  const parsed = Json.parse(text)
+  return Either.isRight(parsed) ? parsed.right : undefined
 }
 
 /**
@@ -309,9 +374,17 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     }
   }
 
-  const firstByte = finite(options.timeouts?.firstByte ?? defaultTimeouts.firstByte)
-  const idle = finite(options.timeouts?.idle ?? defaultTimeouts.idle)
   const total = finite(options.timeouts?.total ?? defaultTimeouts.total)
+  // A phase that cannot end before the call does is the call's: with a first-byte bound equal to the total (a bare
+  // `timeout: "30 seconds"` sets both), it is the total that fires, and says so.
+  const firstByte = within(finite(options.timeouts?.firstByte ?? defaultTimeouts.firstByte), total)
+  const idle = within(finite(options.timeouts?.idle ?? defaultTimeouts.idle), total)
+  const maxBody = cap(options.limits?.body ?? defaultLimits.body)
+  const maxEvent = cap(options.limits?.event ?? defaultLimits.event)
+  const bodyTooLargeMessage = maxBody && `the response body is larger than ${bytes(maxBody)} (limits.body)`
+  const eventTooLongMessage = `a stream event is longer than ${
+    maxEvent === undefined ? "" : maxEvent.toLocaleString("en-US")
+  } characters (limits.event)`
   const firstByteMessage = firstByte && `no response headers within ${Duration.format(firstByte)}`
   const idleMessage = idle && `no data for ${Duration.format(idle)} while streaming the response body`
   const totalMessage = total && `the call did not complete within ${Duration.format(total)}`
@@ -326,6 +399,17 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
 
   const timeoutError = (phase: TimeoutError["phase"], message: string, call: Call): TimeoutError =>
     new TimeoutError({ ...common(call, message), phase })
+
+  const bodyTooLarge = (call: Call): ResponseDecodeError =>
+    new ResponseDecodeError(common(call, `${bodyTooLargeMessage!}; the connection was closed`))
+
+  const eventTooLong = (call: Call): ResponseDecodeError =>
+    new ResponseDecodeError(common(call, `${eventTooLongMessage}; the connection was closed`))
+
+  const boundsOf = (call: Call): StreamDecoder.Bounds<LlmError> => ({
+    maxEventLength: maxEvent ?? Infinity,
+    eventTooLong: () => eventTooLong(call)
+  })
 
   const invalidRequest = (message: string, call: Call): InvalidRequestError =>
     new InvalidRequestError({ ...common(call, message), source: "client" })
@@ -495,19 +579,19 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     headers: Readonly<Record<string, string>>,
     call: Call
   ): Effect.Effect<JsonResponse, LlmError> => {
-    try {
-      return Effect.succeed({ json: JSON.parse(text), headers, requestId: call.requestId })
-    } catch {
-      const got = text === ""
-        ? "an empty body"
-        : `a body that is not JSON (content-type: ${headers["content-type"] ?? "none"})`
-      return Effect.fail(
-        new ResponseDecodeError({
-          ...common(call, `expected a JSON response, got ${got}`),
-          ...(text === "" ? {} : { body: internal.truncate(scrub(text), keptBodyLimit) })
-        })
-      )
-    }
+    const parsed = Json.parse(text)
+    if (Either.isRight(parsed)) return Effect.succeed({ json: parsed.right, headers, requestId: call.requestId })
+    const got = text === ""
+      ? "an empty body"
+      : parsed.left === "nested too deeply"
+      ? `a body of ${Json.describe(parsed.left)}`
+      : `a body that is not JSON (content-type: ${headers["content-type"] ?? "none"})`
+    return Effect.fail(
+      new ResponseDecodeError({
+        ...common(call, `expected a JSON response, got ${got}`),
+        ...(text === "" ? {} : { body: internal.truncate(scrub(text), keptBodyLimit) })
+      })
+    )
   }
 
   // --- the lean path, over the undici dispatcher of `Http.layer` (see internal/httpUndici.ts) ---
@@ -582,13 +666,25 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
           resume(effect)
         }
         const complete = (): void => {
+          if (done) return
           if (errorBody !== undefined) {
             finish(Effect.fail(statusError(call.status!, headers, errorBody.text(), call)))
             return
           }
-          const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8")
-          chunks = []
-          if (done) return
+          let text: string
+          try {
+            text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8")
+          } catch (cause) {
+            // a body beyond what a string can hold (about 512 MiB), with `limits.body` turned off
+            finish(
+              Effect.fail(
+                new ResponseDecodeError(common(call, `the response body cannot be read: ${describeThrown(cause)}`))
+              )
+            )
+            return
+          } finally {
+            chunks = []
+          }
           done = true
           if (totalTimer !== undefined) clearTimeout(totalTimer)
           // Finishing one turn later lets undici put the socket back first (see `socketReturned`); it schedules that
@@ -601,7 +697,15 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
             headers = received
             call.status = status
             call.requestId = internal.requestIdOf(received, requestIdHeaders)
-            if (status < 200 || status >= 300) errorBody = new ErrorBody()
+            if (status < 200 || status >= 300) {
+              errorBody = new ErrorBody()
+            } else if (maxBody !== undefined) {
+              const declared = received["content-length"]
+              if (declared !== undefined && Number(declared) > maxBody) {
+                inFlight.abort()
+                finish(Effect.fail(bodyTooLarge(call)))
+              }
+            }
           },
           onData: (chunk) => {
             if (errorBody !== undefined) {
@@ -612,11 +716,19 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
               }
               return true
             }
-            chunks.push(chunk)
             size += chunk.length
+            if (maxBody !== undefined && size > maxBody) {
+              chunks = []
+              inFlight.abort()
+              finish(Effect.fail(bodyTooLarge(call)))
+              return false
+            }
+            chunks.push(chunk)
             return true
           },
           onComplete: complete,
+          // our bug, not the server's: the call ends as a defect instead of waiting for a timer
+          onThrow: (cause) => finish(Effect.die(cause)),
           onError: (error) =>
             finish(Effect.fail(
               call.status === undefined
@@ -657,6 +769,8 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     paused = false
     ended = false
     failure: LlmError | undefined = undefined
+    /** set, with `failure`, when a callback of ours threw: the stream then dies with it instead of failing */
+    defect: { readonly cause: unknown } | undefined = undefined
     errorBody: ErrorBody | undefined = undefined
     /** the fiber waiting for the headers, or for the next piece of the body */
     waitingHeaders: ((effect: Effect.Effect<void, LlmError>) => void) | undefined = undefined
@@ -720,6 +834,11 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
               ? transportFailure(error, "the response body broke off", this.call)
               : transportFailure(error, prepared.where, this.call)
           )
+        },
+        onThrow: (cause) => {
+          if (this.failure !== undefined || this.ended) return
+          this.defect = { cause }
+          this.fail(new NetworkError(common(this.call, `the response could not be handled: ${describeThrown(cause)}`)))
         }
       })
       if (this.failure !== undefined || this.ended) return
@@ -746,7 +865,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       if (this.failure !== undefined || this.ended) return
       this.failure = error
       this.clearTimers()
-      this.wakeHeaders(Effect.fail(error))
+      this.wakeHeaders(this.failed)
       if (this.waitingBody !== undefined) this.wakeBody()
     }
 
@@ -811,11 +930,18 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       return out
     }
 
+    /** How the call ends once `failure` is set. */
+    get failed(): Effect.Effect<never, LlmError> {
+      return this.defect !== undefined ? Effect.die(this.defect.cause) : Effect.fail(this.failure!)
+    }
+
     /** What a pull returns now: the queued pieces, the failure or the end. */
     next(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<LlmError>> {
       const out = this.take()
       if (out !== undefined) return Effect.succeed(out)
-      if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
+      if (this.failure !== undefined) {
+        return this.defect !== undefined ? Effect.die(this.defect.cause) : Effect.fail(Option.some(this.failure))
+      }
       return endOfStream
     }
 
@@ -836,7 +962,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
 
     readonly awaitHeaders: Effect.Effect<void, LlmError> = Effect.suspend(() => {
       if (this.headersDone) return Effect.void
-      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.failure !== undefined) return this.failed
       return Effect.async<void, LlmError>((resume) => {
         this.waitingHeaders = resume
         return Effect.sync(() => {
@@ -897,10 +1023,10 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
   const fastDecodeStream = <B>(
     request: Request,
     context: CallContext,
-    decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
+    decoder: (bounds: StreamDecoder.Bounds<LlmError>) => StreamDecoder.Decoder<Uint8Array, B, LlmError>
   ): Stream.Stream<B, LlmError> =>
     withBody(request, context, (body) => {
-      const decoding = scrubbing(decoder())
+      const decoding = scrubbing(decoder(boundsOf(body.call)))
       const done = decoding.done
       const { end, input } = StreamDecoder.steps(
         done === undefined ? decoding : {
@@ -916,7 +1042,7 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
       const loop: Loop = Channel.suspend(() => {
         const bytes = body.take()
         if (bytes !== undefined) return input<never, unknown, unknown, unknown>(bytes, loop)
-        if (body.failure !== undefined) return Channel.fail(body.failure)
+        if (body.failure !== undefined) return Channel.fromEffect(body.failed)
         if (body.ended) return ended
         return Channel.zipRight(Channel.fromEffect(body.wait), loop)
       })
@@ -931,19 +1057,65 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
     Effect.suspend(() => {
       const call: Call = { model: context.model, status: undefined, requestId: undefined }
       const effect = Effect.flatMap(open(request, call), ({ headers, response }) =>
-        Effect.matchEffect(response.text, {
-          onFailure: (error) => Effect.fail(bodyFailure(error, call)),
-          onSuccess: (text) => Effect.zipRight(socketReturned, decodeJson(text, headers, call))
-        }))
+        Effect.flatMap(readBody(response, headers, call), (text) =>
+          Effect.zipRight(socketReturned, decodeJson(text, headers, call))))
       return total === undefined ? effect : Effect.timeoutFail(effect, {
         duration: total,
-        onTimeout: () => timeoutError("total", totalMessage!, call)
+        onTimeout: () =>
+          timeoutError("total", totalMessage!, call)
       })
     })
 
+  /**
+   * A 2xx body as text, up to `limits.body`. Past it (or when `content-length` says so) reading stops, which ends
+   * the response's stream and so aborts its request: the connection is closed, not reused.
+   */
+  const readBody = (
+    response: HttpClientResponse.HttpClientResponse,
+    headers: Readonly<Record<string, string>>,
+    call: Call
+  ): Effect.Effect<string, LlmError> =>
+    Effect.suspend(() => {
+      const declared = headers["content-length"]
+      if (maxBody !== undefined && declared !== undefined && Number(declared) > maxBody) {
+        // started and stopped at once, without waiting for a first piece: ending the body's stream aborts the request
+        return Effect.zipRight(
+          Effect.ignore(Stream.runDrain(Stream.interruptWhen(response.stream, Effect.void))),
+          Effect.fail(bodyTooLarge(call))
+        )
+      }
+      let over = false
+      const chunks: Array<Uint8Array> = []
+      let size = 0
+      return response.stream.pipe(
+        Stream.runForEachWhile((chunk) =>
+          Effect.sync(() => {
+            size += chunk.length
+            if (maxBody !== undefined && size > maxBody) {
+              over = true
+              chunks.length = 0
+              return false
+            }
+            chunks.push(chunk)
+            return true
+          })
+        ),
+        Effect.mapError((error) => bodyFailure(error, call)),
+        Effect.flatMap(() =>
+          over ? Effect.fail(bodyTooLarge(call)) : Effect.try({
+            try: () => decoder.decode(internal.concatBounded(chunks, size)),
+            catch: (cause) =>
+              new ResponseDecodeError(common(call, `the response body cannot be read: ${describeThrown(cause)}`))
+          })
+        )
+      )
+    })
+
   const stream = (request: Request, context: CallContext): Stream.Stream<Uint8Array, LlmError> =>
+    Stream.suspend(() => streamOf(request, { model: context.model, status: undefined, requestId: undefined }))
+
+  const streamOf = (request: Request, call: Call): Stream.Stream<Uint8Array, LlmError> =>
     Stream.suspend(() => {
-      const call: Call = { model: context.model, status: undefined, requestId: undefined }
       const body = Stream.unwrap(Effect.map(open(request, call), ({ response }) => {
         const bytes = Stream.mapError(response.stream, (error) => bodyFailure(error, call))
         const guarded = idle === undefined
@@ -960,8 +1132,12 @@ export const makeWith = (httpClient: PlatformHttpClient.HttpClient, options: Opt
   const decodeStream = <B>(
     request: Request,
     context: CallContext,
-    decoder: () => StreamDecoder.Decoder<Uint8Array, B, LlmError>
-  ): Stream.Stream<B, LlmError> => StreamDecoder.decode(() => scrubbing(decoder()))(stream(request, context))
+    decoder: (bounds: StreamDecoder.Bounds<LlmError>) => StreamDecoder.Decoder<Uint8Array, B, LlmError>
+  ): Stream.Stream<B, LlmError> =>
+    Stream.suspend(() => {
+      const call: Call = { model: context.model, status: undefined, requestId: undefined }
+      return StreamDecoder.decode(() => scrubbing(decoder(boundsOf(call))))(streamOf(request, call))
+    })
 
   return { json, stream, decodeStream }
 }

@@ -19,6 +19,22 @@ import * as LineDecoder from "./internal/lineDecoder.js"
 export interface Decoder {
   readonly push: (chunk: Uint8Array) => Array<string>
   readonly end: () => Array<string>
+  /**
+   * `true` once a line has grown past `maxLineLength`. From then on the decoder holds nothing and returns no more
+   * lines; the caller ends the stream.
+   */
+  readonly exceeded: () => boolean
+}
+
+/**
+ * - `maxLineLength`: the longest line kept, in UTF-16 code units (for ASCII JSON, its size in bytes); by default
+ *   none. It is checked as each chunk is pushed, so what is held never goes past it by more than one chunk.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly maxLineLength?: number | undefined
 }
 
 /**
@@ -28,24 +44,39 @@ export interface Decoder {
  * @since 0.1.0
  * @category constructors
  */
-export const makeDecoder = (): Decoder => {
+export const makeDecoder = (options?: Options): Decoder => {
+  const maxLineLength = options?.maxLineLength ?? Infinity
+  let exceeded = false
   let out: Array<string> = []
   const onLine = (line: string): void => {
-    if (!isBlank(line)) out.push(line)
+    if (line.length > maxLineLength) exceeded = true
+    else if (!isBlank(line)) out.push(line)
   }
   const lines = LineDecoder.make({ lonelyCr: false, onLine })
+  const overflow = (): Array<string> => {
+    exceeded = true
+    lines.reset()
+    return []
+  }
   return {
     push: (chunk) => {
+      if (exceeded) return []
       out = []
       lines.push(chunk)
-      return out
+      return exceeded || lines.pendingLength() > maxLineLength ? overflow() : out
     },
     end: () => {
       out = []
-      const last = lines.end()
-      onLine(last)
-      return out
-    }
+      if (exceeded) {
+        exceeded = false
+        return out
+      }
+      onLine(lines.end())
+      if (!exceeded) return out
+      exceeded = false
+      return []
+    },
+    exceeded: () => exceeded
   }
 }
 

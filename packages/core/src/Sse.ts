@@ -1,9 +1,10 @@
 /**
  * Server-Sent Events decoding (WHATWG HTML, "Parsing an event stream"): bytes in, events out.
  *
- * This is the framing under every OpenAI-compatible stream. Unlike `@effect/experimental/Sse` it cannot fail and
- * sets no size limit (memory follows the largest event; the caller's timeouts bound a runaway stream), and it
- * ignores `retry:` instead of sleeping: reconnecting is the caller's policy, not the framing's.
+ * This is the framing under every OpenAI-compatible stream. Unlike `@effect/experimental/Sse` it never throws, and
+ * it ignores `retry:` instead of sleeping: reconnecting is the caller's policy, not the framing's. Memory follows the
+ * largest event, up to `maxEventLength` when one is set (`HttpTransport` sets `Limits.event`): past it the decoder
+ * says so through `exceeded` and lets go of what it holds.
  *
  * @since 0.1.0
  */
@@ -41,6 +42,23 @@ export interface Decoder {
    * so this returns no events; the decoder is reset and may be reused for a new stream.
    */
   readonly end: () => Array<Event>
+  /**
+   * `true` once an event (its data so far plus the line being read) has grown past `maxEventLength`. From then on
+   * the decoder holds nothing and returns no more events; the caller ends the stream.
+   */
+  readonly exceeded: () => boolean
+}
+
+/**
+ * - `maxEventLength`: the longest event kept, in UTF-16 code units of its text (for the ASCII JSON most servers
+ *   send, its size in bytes); by default none. It is checked as each chunk is pushed, so what is held never goes
+ *   past it by more than one chunk.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly maxEventLength?: number | undefined
 }
 
 const SPACE = 32
@@ -49,7 +67,9 @@ const SPACE = 32
  * @since 0.1.0
  * @category constructors
  */
-export const makeDecoder = (): Decoder => {
+export const makeDecoder = (options?: Options): Decoder => {
+  const maxEventLength = options?.maxEventLength ?? Infinity
+  let exceeded = false
   let out: Array<Event> = []
   // The event being assembled. `dataLines` counts `data` fields: the spec's "data buffer is empty" test, which
   // must tell no data line apart from one empty data line.
@@ -101,14 +121,34 @@ export const makeDecoder = (): Decoder => {
 
   const lines = LineDecoder.make({ lonelyCr: true, onLine })
 
+  // Checked after each push: the event still being gathered (its data and the line being read) and every event the
+  // push dispatched. Within one push nothing grows by more than the chunk.
+  const overflow = (): Array<Event> => {
+    exceeded = true
+    lines.reset()
+    data = ""
+    dataLines = 0
+    eventType = undefined
+    return []
+  }
+
   return {
     push: (chunk) => {
+      if (exceeded) return []
       out = []
       lines.push(chunk)
+      if (maxEventLength !== Infinity) {
+        if (data.length + lines.pendingLength() > maxEventLength) return overflow()
+        for (let i = 0; i < out.length; i++) {
+          if (out[i]!.data.length > maxEventLength) return overflow()
+        }
+      }
       return out
     },
+    exceeded: () => exceeded,
     end: () => {
       out = []
+      exceeded = false
       // the unterminated last line, if any, belongs to an incomplete event: dropped with it
       lines.end()
       data = ""
@@ -122,7 +162,8 @@ export const makeDecoder = (): Decoder => {
 
 /**
  * Decodes a byte stream into its events. The decoding runs once per upstream chunk (not per byte or per line);
- * each event is one element of the resulting stream. Every run of the stream gets a fresh decoder.
+ * each event is one element of the resulting stream. Every run of the stream gets a fresh decoder. No event
+ * length is enforced here: `HttpTransport.decodeStream` is the bounded way to read a response.
  *
  * @since 0.1.0
  * @category decoding

@@ -33,6 +33,18 @@ export interface Decoder<A, B, E> {
 }
 
 /**
+ * What a bounded source of bytes (`HttpTransport.decodeStream`) tells each decoder it makes: the longest event
+ * (SSE event, NDJSON line) its framing may hold, and the error that ends the stream once one grows past it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bounds<E> {
+  readonly maxEventLength: number
+  readonly eventTooLong: () => E
+}
+
+/**
  * The two moves of a decoder as channels: decoding one batch and going on with `next` (or ending, or failing), and
  * ending. Shared by {@link decode} and by sources that decode as they read (`HttpTransport.decodeStream`).
  *

@@ -99,6 +99,8 @@ export interface Options {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** A bare duration bounds the whole call; an object sets each phase. */
   readonly timeout?: Duration.DurationInput | HttpTransport.Timeouts | undefined
+  /** Caps on a response body and on one stream event (`HttpTransport.Limits`; default `HttpTransport.defaultLimits`). */
+  readonly limits?: HttpTransport.Limits | undefined
   /** A `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`. */
   readonly retry?: Retry.RetryOption | undefined
 }
@@ -148,6 +150,7 @@ export const make = (
     const transport = yield* HttpTransport.make({
       provider: NAME,
       timeouts: OpenAiCompatible.timeouts(options.timeout),
+      limits: options.limits,
       secrets,
       mapError: (response, context) => codec.errorFromResponse(classify, NAME, response, context.model)
     })

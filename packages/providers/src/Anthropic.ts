@@ -100,6 +100,8 @@ export interface Options {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** A bare duration bounds the whole call; an object sets each phase. */
   readonly timeout?: Duration.DurationInput | HttpTransport.Timeouts | undefined
+  /** Caps on a response body and on one stream event (`HttpTransport.Limits`; default `HttpTransport.defaultLimits`). */
+  readonly limits?: HttpTransport.Limits | undefined
   /** A `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`. */
   readonly retry?: Retry.RetryOption | undefined
   /** `max_tokens` when a request gives none; default {@link defaultMaxTokens}. */
@@ -156,6 +158,7 @@ export const make = (
     const transport = yield* HttpTransport.make({
       provider: NAME,
       timeouts: timeouts(options.timeout),
+      limits: options.limits,
       secrets,
       mapError: (response, context) => codec.errorFromResponse(NAME, response, context.model)
     })

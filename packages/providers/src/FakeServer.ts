@@ -55,6 +55,9 @@ export interface RecordedRequest {
  * - `echo`: a server that echoes credentials back: {@link echoCredential} and {@link echoAuthorization} are
  *   replaced, in the header values and in the body (`chunks`, a string, or the JSON of a value; before `split`), by
  *   what the request carried. For tests that no secret reaches an error, a log or a span.
+ * - `generate`: the body made piece by piece as the client reads it (chunked, each piece written when the socket
+ *   can take more), for bodies too large to hold: a 1 GiB line, or one without end (an iterator that never
+ *   finishes). It replaces `body` and `chunks`; `split`, `chunkDelay` and `disconnectAfter` do not apply.
  *
  * @since 0.1.0
  * @category models
@@ -70,6 +73,7 @@ export interface Reply {
   readonly disconnectAfter?: number | undefined
   readonly hang?: boolean | undefined
   readonly echo?: boolean | undefined
+  readonly generate?: (() => Iterator<string | Uint8Array>) | undefined
 }
 
 /**

@@ -63,6 +63,8 @@ export interface Options {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** A bare duration bounds the whole call; an object sets each phase. */
   readonly timeout?: OpenAiCompatible.Options["timeout"]
+  /** Caps on a response body and on one stream event (`HttpTransport.Limits`; default `HttpTransport.defaultLimits`). */
+  readonly limits?: OpenAiCompatible.Options["limits"]
   /** A `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`. */
   readonly retry?: Retry.RetryOption | undefined
   /**
@@ -149,6 +151,7 @@ export const make = (
     const transport = yield* HttpTransport.make({
       provider: name,
       timeouts: OpenAiCompatible.timeouts(options.timeout),
+      limits: options.limits,
       secrets,
       mapError: (response, context) => codec.errorFromResponse(name, response, context.model)
     })

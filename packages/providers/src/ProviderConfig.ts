@@ -10,7 +10,14 @@
  *
  * @since 0.1.0
  */
-import { type Http, InvalidRequestError, type RateLimit, type Retry, type Router } from "@llm-api-router/core"
+import {
+  type Http,
+  type HttpTransport,
+  InvalidRequestError,
+  type RateLimit,
+  type Retry,
+  type Router
+} from "@llm-api-router/core"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -82,6 +89,8 @@ export interface CacheIdentityConfig {
  * - `baseUrl`: replaces the provider's default, version prefix included (`http://localhost:8000/v1`).
  * - `timeout`: a duration bounds the whole call; an object sets each phase.
  * - `retry`: a `Schedule`, a `RetryConfig`, or `false`; default `Retry.defaultPolicy`.
+ * - `limits`: caps on a response body (`body`, bytes) and on one stream event (`event`, characters); past one the
+ *   call fails with `ResponseDecodeError` (see `HttpTransport.Limits`; defaults 64 MiB and 8 Mi).
  * - `http`: the connection pool.
  * - `cache`: the response cache in front of the provider (see `ResponseCache`); `{ backend: "redis" }` loads the
  *   optional `@llm-api-router/cache-redis`.
@@ -102,6 +111,7 @@ export interface ProviderConfig {
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly timeout?: Duration.DurationInput | Timeouts | undefined
   readonly retry?: Retry.RetryOption | undefined
+  readonly limits?: HttpTransport.Limits | undefined
   readonly http?: Http.PoolOptions | undefined
   readonly cache?: CacheConfig | undefined
   readonly options?: Readonly<Record<string, unknown>> | undefined
@@ -161,6 +171,7 @@ export interface Resolved {
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly timeout: ResolvedTimeouts | undefined
   readonly retry: Retry.RetryOption | undefined
+  readonly limits: HttpTransport.Limits | undefined
   readonly http: Http.PoolOptions
   readonly cache: ResolvedCache | undefined
   readonly options: Readonly<Record<string, unknown>> | undefined
@@ -345,6 +356,23 @@ const cacheIdentityFields = {
   identitySecret: Schema.optional(secret("the identity secret"))
 }
 
+// a size in bytes or characters: a positive integer, or Infinity for none
+const Size = (what: string) =>
+  Schema.Number.pipe(
+    Schema.filter((n) => n === Infinity || (Number.isInteger(n) && n >= 1), {
+      message: () => `${what} must be a positive integer (or Infinity for no cap)`
+    })
+  )
+
+const Limits = objectOr(
+  Schema.Struct({
+    body: Schema.optional(Size("limits.body")),
+    event: Schema.optional(Size("limits.event"))
+  }),
+  () => Option.none<never>(),
+  "expected the limits as { body, event }"
+)
+
 const MemoryCache = Schema.Struct({
   ...cacheIdentityFields,
   backend: Schema.Literal("memory"),
@@ -400,6 +428,7 @@ export const Fields = Schema.Struct({
   headers: Schema.optional(Headers),
   timeout: Schema.optional(Timeout),
   retry: Schema.optional(RetryOption),
+  limits: Schema.optional(Limits),
   http: Schema.optional(PoolOptions),
   cache: Schema.optional(Cache),
   options: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
@@ -502,6 +531,7 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
         headers: fields.headers,
         timeout: fields.timeout,
         retry: fields.retry,
+        limits: fields.limits,
         http: connectTimeout !== undefined ? { ...fields.http, connectTimeout } : fields.http ?? {},
         cache: fields.cache,
         options: fields.options

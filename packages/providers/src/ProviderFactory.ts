@@ -109,8 +109,8 @@ export const register = (name: string, make: Make, requirements?: Requirements):
 export const providers = (): ReadonlyArray<string> => registry.names()
 
 /**
- * The options every provider module shares (`apiKey`, `baseUrl`, `defaultModel`, `headers`, `timeout`, `retry`),
- * from a validated config: spread them into a provider's `layer` options in a registration.
+ * The options every provider module shares (`apiKey`, `baseUrl`, `defaultModel`, `headers`, `timeout`, `limits`,
+ * `retry`), from a validated config: spread them into a provider's `layer` options in a registration.
  *
  * @since 0.1.0
  * @category utils

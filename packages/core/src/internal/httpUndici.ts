@@ -58,6 +58,11 @@ export interface Sink {
   readonly onData: (chunk: Buffer) => boolean
   readonly onComplete: () => void
   readonly onError: (error: Error) => void
+  /**
+   * One of the callbacks above threw. undici would swallow the throw and leave the call waiting for a timer; the
+   * request is aborted instead, and the call must end now.
+   */
+  readonly onThrow: (cause: unknown) => void
 }
 
 /** A request in flight. @internal */
@@ -94,22 +99,46 @@ class Handler implements Undici.Dispatcher.DispatchHandler {
   onHeaders(status: number, raw: Array<Buffer>, resume: () => void): boolean {
     if (status < 200) return true
     this.resumeBody = resume
-    this.sink.onHeaders(status, parseHeaders(raw))
+    try {
+      this.sink.onHeaders(status, parseHeaders(raw))
+    } catch (cause) {
+      this.threw(cause)
+    }
     return !this.finished
   }
   onData(chunk: Buffer): boolean {
     if (this.finished) return false
-    return this.sink.onData(chunk)
+    try {
+      return this.sink.onData(chunk)
+    } catch (cause) {
+      this.threw(cause)
+      return false
+    }
   }
   onComplete(): void {
     if (this.finished) return
     this.finished = true
-    this.sink.onComplete()
+    try {
+      this.sink.onComplete()
+    } catch (cause) {
+      this.sink.onThrow(cause)
+    }
   }
   onError(error: Error): void {
     if (this.finished) return
     this.finished = true
-    this.sink.onError(error)
+    try {
+      this.sink.onError(error)
+    } catch (cause) {
+      this.sink.onThrow(cause)
+    }
+  }
+  /** A callback of the sink threw while the request was still running: it is aborted, and the sink told. */
+  threw(cause: unknown): void {
+    const wasFinished = this.finished
+    this.finished = true
+    if (!wasFinished) this.abortRequest?.(aborted())
+    this.sink.onThrow(cause)
   }
   abort(): void {
     if (this.finished) return

@@ -34,6 +34,10 @@ export interface LineDecoder {
    * and returns the unterminated remainder ("" when the input ended with a line terminator). Resets the state.
    */
   readonly end: () => string
+  /** The length (UTF-16 code units) of the unterminated line held so far. */
+  readonly pendingLength: () => number
+  /** Drops the unterminated line and resets the state, without reporting anything. */
+  readonly reset: () => void
 }
 
 /** @internal */
@@ -102,17 +106,23 @@ export const make = (options: LineDecoderOptions): LineDecoder => {
     }
   }
 
+  const reset = (): void => {
+    textDecoder = new TextDecoder("utf-8")
+    pending = ""
+    skipLf = false
+  }
+
   return {
     push: (chunk) => pushText(textDecoder.decode(chunk, { stream: true })),
     end: () => {
       pushText(textDecoder.decode())
       let rest = pending
       if (!lonelyCr && rest.length > 0 && rest.charCodeAt(rest.length - 1) === CR) rest = rest.slice(0, -1)
-      textDecoder = new TextDecoder("utf-8")
-      pending = ""
-      skipLf = false
+      reset()
       return rest
-    }
+    },
+    pendingLength: () => pending.length,
+    reset
   }
 }
 

@@ -3,7 +3,8 @@
  * splits each read of the socket, the per-call state decodes one framed item at a time, and says at the end whether
  * the stream was complete. The result is a core `StreamDecoder.Decoder` over bytes, which `HttpTransport`
  * runs in the stage that reads the socket: chunks decoded before a failing item are delivered, and the connection
- * is closed at once, whatever the server does next.
+ * is closed at once, whatever the server does next. The framer holds no event longer than the transport's
+ * `limits.event`; one that grows past it ends the stream with the transport's error.
  *
  * @internal
  */
@@ -41,16 +42,17 @@ export interface Options {
 interface Framer<F> {
   readonly push: (bytes: Uint8Array) => Array<F>
   readonly end: () => Array<F>
+  readonly exceeded: () => boolean
 }
 
-const framed = <F>(makeFramer: () => Framer<F>) =>
+const framed = <F>(makeFramer: (maxLength: number | undefined) => Framer<F>) =>
 (
   state: ChunkState,
   item: Item<F>,
   options: Options = {}
 ) =>
-(): StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> => {
-  const framer = makeFramer()
+(bounds?: StreamDecoder.Bounds<LlmError>): StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> => {
+  const framer = makeFramer(bounds?.maxEventLength)
   const { beforeEnd, done, onBytes } = options
   const each = (items: Array<F>, out: Array<ChatCompletionChunk>): LlmError | undefined => {
     for (let i = 0; i < items.length; i++) {
@@ -68,6 +70,7 @@ const framed = <F>(makeFramer: () => Framer<F>) =>
         const error = each(framer.push(bytes), out)
         if (error !== undefined) return error
         if (done !== undefined && done()) return undefined
+        if (bounds !== undefined && framer.exceeded()) return bounds.eventTooLong()
       }
       return undefined
     },
@@ -88,11 +91,13 @@ export const sse: (
   state: ChunkState,
   item: Item<Sse.Event>,
   options?: Options
-) => () => StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> = framed(Sse.makeDecoder)
+) => (bounds?: StreamDecoder.Bounds<LlmError>) => StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> =
+  framed((maxEventLength) => Sse.makeDecoder({ maxEventLength }))
 
 /** Newline-delimited JSON, each non-blank line decoded by `item`. */
 export const ndjson: (
   state: ChunkState,
   item: Item<string>,
   options?: Options
-) => () => StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> = framed(Ndjson.makeDecoder)
+) => (bounds?: StreamDecoder.Bounds<LlmError>) => StreamDecoder.Decoder<Uint8Array, ChatCompletionChunk, LlmError> =
+  framed((maxLineLength) => Ndjson.makeDecoder({ maxLineLength }))

@@ -81,6 +81,7 @@ export const commonOptions = (config: Resolved): {
   readonly defaultModel: string | undefined
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly timeout: OpenAiCompatible.Options["timeout"]
+  readonly limits: OpenAiCompatible.Options["limits"]
   readonly retry: Resolved["retry"]
 } => ({
   apiKey: config.apiKey,
@@ -88,6 +89,7 @@ export const commonOptions = (config: Resolved): {
   defaultModel: config.defaultModel,
   headers: config.headers,
   timeout: providerTimeout(config.timeout),
+  limits: config.limits,
   retry: config.retry
 })
 

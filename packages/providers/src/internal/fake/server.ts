@@ -116,6 +116,21 @@ export const start = (options?: StartOptions): Promise<FakeServer> => {
     request: RecordedRequest
   ) => {
     if (reply.hang === true) return
+    if (reply.generate !== undefined) {
+      const generate = reply.generate
+      const send = () => {
+        state.timer = undefined
+        if (res.destroyed) return
+        res.statusCode = reply.status ?? 200
+        if (reply.headers !== undefined) {
+          for (const name in reply.headers) res.setHeader(name, reply.headers[name]!)
+        }
+        writeGenerated(res, generate(), state)
+      }
+      if (delayed(reply.headersDelay)) state.timer = setTimeout(send, reply.headersDelay)
+      else send()
+      return
+    }
     const substitute = reply.echo === true ? echoOf(request) : undefined
     const body = Body.fromReply(reply, substitute)
     const send = () => {
@@ -134,6 +149,26 @@ export const start = (options?: StartOptions): Promise<FakeServer> => {
     }
     if (delayed(reply.headersDelay)) state.timer = setTimeout(send, reply.headersDelay)
     else send()
+  }
+
+  // Writes while the socket takes more, then waits for it to drain: memory stays at one socket buffer.
+  const writeGenerated = (res: Http.ServerResponse, pieces: Iterator<string | Uint8Array>, state: State) => {
+    const writeSome = () => {
+      while (!res.destroyed) {
+        const next = pieces.next()
+        if (next.done === true) {
+          state.finished = true
+          res.end()
+          return
+        }
+        if (!res.write(next.value)) {
+          res.once("drain", writeSome)
+          return
+        }
+      }
+    }
+    res.flushHeaders()
+    writeSome()
   }
 
   const writePieces = (
