@@ -42,7 +42,8 @@ export const HttpClient: Context.Tag<HttpClient, HttpClient> = PlatformHttpClien
  * - `pipelining`: requests sent on one socket before the previous response ended (default 1, no pipelining: LLM
  *   calls are long, and one slow response would hold up the ones behind it).
  * - `connectTimeout`: TCP connect plus TLS handshake (default 10 seconds). Exceeding it fails the call with
- *   `TimeoutError { phase: "connect" }`.
+ *   `TimeoutError { phase: "connect" }`, on time: undici's own connect timer runs on a coarse clock that fires up to
+ *   a second late, so the pool keeps a timer of its own.
  *
  * @since 0.1.0
  * @category models
@@ -84,13 +85,47 @@ const keepAliveMillis = (input: Duration.DurationInput): number => {
   return Duration.isFinite(duration) ? Math.max(1, Math.round(Duration.toMillis(duration))) : 600_000
 }
 
-const makeAgent = (options: PoolOptions): Undici.Agent =>
-  new Undici.Agent({
+/**
+ * undici's connector without its connect timeout, under a plain timer. undici times connecting with its "fast
+ * timers", which tick every 499 ms and so fire between one and two ticks after they are due (a 500 ms timeout fires
+ * after about 1 s); this one fires when due, failing the connection with the error undici would have used.
+ */
+const makeConnector = (timeoutMillis: number): Undici.buildConnector.connector => {
+  const connect = Undici.buildConnector({ timeout: 0 })
+  return (options, callback) => {
+    let timer: ReturnType<typeof setTimeout> | undefined = undefined
+    let settled = false
+    // undici's connector returns the socket it opens (its type says void)
+    const socket = (connect as unknown as (
+      options: Undici.buildConnector.Options,
+      callback: Undici.buildConnector.Callback
+    ) => { destroy: (error: Error) => void } | undefined)(options, (...args) => {
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      callback(...args)
+    })
+    if (socket === undefined || settled) return
+    timer = setTimeout(() => {
+      timer = undefined
+      socket.destroy(
+        new Undici.errors.ConnectTimeoutError(
+          `Connect Timeout Error (attempted address: ${options.hostname}:${options.port}, timeout: ${timeoutMillis}ms)`
+        )
+      )
+    }, timeoutMillis)
+  }
+}
+
+const makeAgent = (options: PoolOptions): Undici.Agent => {
+  const connectTimeout = connectMillis(options.connectTimeout ?? defaultPoolOptions.connectTimeout)
+  return new Undici.Agent({
     connections: options.connections ?? defaultPoolOptions.connections,
     pipelining: options.pipelining ?? defaultPoolOptions.pipelining,
     keepAliveTimeout: keepAliveMillis(options.keepAliveTimeout ?? defaultPoolOptions.keepAliveTimeout),
-    connectTimeout: connectMillis(options.connectTimeout ?? defaultPoolOptions.connectTimeout)
+    ...(connectTimeout === 0 ? { connectTimeout: 0 } : { connect: makeConnector(connectTimeout) })
   })
+}
 
 /**
  * An `HttpClient` over one undici `Agent` built from `options`, destroyed when the layer is released.

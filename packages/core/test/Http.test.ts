@@ -9,9 +9,67 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import * as net from "node:net"
+import { Worker } from "node:worker_threads"
 import * as Http from "../src/Http.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import { ProviderError } from "../src/LlmError.js"
+
+const mapError = (response: HttpTransport.ErrorResponse) =>
+  new ProviderError({ provider: "test", message: `status ${response.status}` })
+
+/**
+ * A loopback port whose listener never accepts: it listens with a backlog of 1 from a worker thread whose event loop
+ * is then blocked (on `Atomics.wait`, without using the CPU), and connections are opened until the kernel's accept
+ * queue is full, which is when one stays pending. A connect to it then gets no answer at all.
+ */
+const unansweringListener: Effect.Effect<number, never, Scope.Scope> = Effect.gen(function*() {
+  const shared = new Int32Array(new SharedArrayBuffer(8))
+  const worker = yield* Effect.acquireRelease(
+    Effect.sync(() =>
+      new Worker(
+        `const { workerData: shared } = require("node:worker_threads")
+        const server = require("node:net").createServer()
+        server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+          Atomics.store(shared, 1, server.address().port)
+          Atomics.notify(shared, 1)
+          Atomics.wait(shared, 0, 0)
+          server.close()
+        })`,
+        { eval: true, workerData: shared }
+      )
+    ),
+    (worker) =>
+      Effect.promise(() => {
+        Atomics.store(shared, 0, 1)
+        Atomics.notify(shared, 0)
+        return worker.terminate()
+      })
+  )
+  void worker
+  while (Atomics.load(shared, 1) === 0) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+  const port = Atomics.load(shared, 1)
+  const fillers = yield* Effect.acquireRelease(
+    Effect.sync(() => [] as Array<net.Socket>),
+    (fillers) => Effect.sync(() => fillers.forEach((socket) => socket.destroy()))
+  )
+  for (let i = 0; i < 64; i++) {
+    const socket = net.connect(port, "127.0.0.1")
+    socket.on("error", () => {})
+    fillers.push(socket)
+    // a wait, not a measurement: a filler that has not connected after 300 ms is queued behind a full backlog
+    const connected = yield* Effect.promise(() =>
+      new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 300)
+        socket.once("connect", () => {
+          clearTimeout(timer)
+          resolve(true)
+        })
+      })
+    )
+    if (!connected) return port
+  }
+  return yield* Effect.dieMessage("the listener's backlog never filled: cannot make an unanswered connect here")
+})
 
 interface TestServer {
   readonly origin: string
@@ -217,4 +275,59 @@ describe("Http", () => {
       assert.strictEqual(error.model, "m")
       assert.include(error.message, `127.0.0.1:${port}`)
     }).pipe(Effect.provide(Http.layer({ connectTimeout: 50 }))))
+
+  describe("connectTimeout fires on time", () => {
+    // undici's own connect timer ticks every 499 ms and fired a 500 ms timeout after about 1 s; a 100 ms one after
+    // 500 ms at the least. A plain timer fires when due plus the event loop's lag: 200 ms of slack on top of twice
+    // the bound holds on a loaded machine and still fails the coarse clock every time.
+    const bound = 100
+    const upper = 2 * bound + 200
+
+    const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const start = performance.now()
+        const result = yield* effect
+        return { result, elapsed: performance.now() - start }
+      })
+
+    it.scopedLive("a TCP connect that is never answered (a listener whose backlog is full)", () =>
+      Effect.gen(function*() {
+        const port = yield* unansweringListener
+        const t = yield* HttpTransport.make({ provider: "test", mapError })
+        const { elapsed, result: error } = yield* timed(Effect.flip(
+          t.json({ method: "POST", url: `http://127.0.0.1:${port}/v1/chat`, headers: {}, body: {} }, { model: "m" })
+        ))
+        assert.strictEqual(error._tag === "TimeoutError" && error.phase, "connect")
+        assert.include(error.message, `127.0.0.1:${port}`)
+        // timers are kept in whole milliseconds: one may fire up to 1 ms before its bound by performance.now()
+        assert.isAtLeast(elapsed, bound - 1)
+        assert.isBelow(elapsed, upper)
+      }).pipe(Effect.provide(Http.layer({ connectTimeout: bound }))))
+
+    it.scopedLive("a TLS handshake that never completes", () =>
+      Effect.gen(function*() {
+        const sockets = new Set<net.Socket>()
+        const silent = net.createServer((socket) => {
+          sockets.add(socket)
+          socket.on("error", () => {})
+        })
+        const port = yield* Effect.acquireRelease(
+          Effect.async<number>((resume) => {
+            silent.listen(0, "127.0.0.1", () => resume(Effect.succeed((silent.address() as net.AddressInfo).port)))
+          }),
+          () =>
+            Effect.async<void>((resume) => {
+              for (const socket of sockets) socket.destroy()
+              silent.close(() => resume(Effect.void))
+            })
+        )
+        const t = yield* HttpTransport.make({ provider: "test", mapError })
+        const { elapsed, result: error } = yield* timed(Effect.flip(
+          t.json({ method: "POST", url: `https://127.0.0.1:${port}/v1/chat`, headers: {}, body: {} }, { model: "m" })
+        ))
+        assert.strictEqual(error._tag === "TimeoutError" && error.phase, "connect")
+        assert.isAtLeast(elapsed, bound - 1)
+        assert.isBelow(elapsed, upper)
+      }).pipe(Effect.provide(Http.layer({ connectTimeout: bound }))))
+  })
 })
