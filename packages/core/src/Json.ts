@@ -82,6 +82,22 @@ const nestsDeeperThan = (text: string, max: number): boolean => {
 const scanFrom = 2 * maxDepth + 2
 
 /**
+ * What `JSON.parse` says about a text it refuses (`Unexpected token …`), which quotes the text: only for texts that
+ * are no secret, such as a model's answer; `""` when it parses.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const syntaxError = (text: string): string => {
+  try {
+    JSON.parse(text)
+    return ""
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+}
+
+/**
  * Parses `text` as JSON. Fails with `"not JSON"` for anything `JSON.parse` refuses (an empty text included) or
  * that makes it throw, and with `"nested too deeply"` past {@link maxDepth}. Texts shorter than `2 × maxDepth`
  * characters cost one `JSON.parse`; longer ones also one scan of their characters.

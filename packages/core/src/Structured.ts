@@ -54,6 +54,7 @@ import type {
 import * as partialJson from "./internal/partialJson.js"
 import * as SchemaInput from "./internal/schemaInput.js"
 import * as UsageSum from "./internal/usage.js"
+import * as Json from "./Json.js"
 import { InvalidRequestError, type LlmError, StructuredOutputError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
 
@@ -328,12 +329,16 @@ const decodeAnswer = <A>(
     if (refusal != null && refusal !== "") return fail(`the model refused: ${refusal}`)
     const cut = choice.finish_reason === "length" ? " (the answer was cut by the token limit)" : ""
     if (answer.text.trim() === "") return fail(`the answer is empty${cut}`)
-    let json: unknown
-    try {
-      json = JSON.parse(unfenced(answer.text))
-    } catch (error) {
-      return fail(`the answer is not JSON${cut}: ${error instanceof Error ? error.message : String(error)}`)
+    const text = unfenced(answer.text)
+    const parsed = Json.parse(text)
+    if (Either.isLeft(parsed)) {
+      return fail(
+        parsed.left === "not JSON"
+          ? `the answer is not JSON${cut}: ${Json.syntaxError(text)}`
+          : `the answer is ${Json.describe(parsed.left)}${cut}`
+      )
     }
+    const json = parsed.right
     return plan.adapted.decode(unwrap(plan.wrapped, json)).pipe(
       Effect.mapError((issue) => failure(plan as Plan<unknown>, completion, answer.text, `${issue}${cut}`)),
       Effect.map((value) => ({ value, answer }))

@@ -46,6 +46,7 @@ import type {
 } from "./Domain.js"
 import * as SchemaInput from "./internal/schemaInput.js"
 import * as UsageSum from "./internal/usage.js"
+import * as Json from "./Json.js"
 import { InvalidRequestError, type LlmError, ToolError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
 import type * as Tool from "./Tool.js"
@@ -298,12 +299,15 @@ const runCall = (
       call.function.arguments
     )
   }
-  let json: unknown
-  try {
-    json = JSON.parse(call.function.arguments.trim() === "" ? "{}" : call.function.arguments)
-  } catch (error) {
-    return fail("InvalidArguments", `the arguments are not JSON: ${describe(error)}`, call.function.arguments)
+  const text = call.function.arguments.trim() === "" ? "{}" : call.function.arguments
+  const parsed = Json.parse(text)
+  if (Either.isLeft(parsed)) {
+    const issue = parsed.left === "not JSON"
+      ? `the arguments are not JSON: ${Json.syntaxError(text)}`
+      : `the arguments are ${Json.describe(parsed.left)}`
+    return fail("InvalidArguments", issue, call.function.arguments)
   }
+  const json = parsed.right
   return Effect.flatMap(Effect.either(prepared.parameters.decode(json)), (decoded) => {
     if (Either.isLeft(decoded)) return fail("InvalidArguments", `invalid arguments: ${decoded.left}`, json)
     const args = decoded.right

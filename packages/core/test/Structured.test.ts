@@ -161,6 +161,14 @@ describe("Structured.generate", () => {
       assert.strictEqual((yield* MockProvider.calls).length, 1)
     }).pipe(Effect.provide(MockProvider.layer([MockProvider.reply("{\"city\":\"Paris\",\"celsius\":\"warm\"}")]))))
 
+  it.effect("an answer nested 100,000 deep is StructuredOutputError, not a stack overflow", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Structured.generate({ schema: Weather, messages }))
+      assert.strictEqual(error._tag, "StructuredOutputError")
+      if (error._tag !== "StructuredOutputError") return
+      assert.strictEqual(error.issue, "the answer is JSON nested deeper than 256 levels")
+    }).pipe(Effect.provide(MockProvider.layer([MockProvider.reply("[".repeat(100_000) + "]".repeat(100_000))]))))
+
   it.effect("text that is not JSON, an empty answer, a refusal and a cut answer each say so", () =>
     Effect.gen(function*() {
       const issue = Effect.map(

@@ -5,6 +5,8 @@
  *
  * @internal
  */
+import * as Either from "effect/Either"
+import * as Json from "../Json.js"
 
 interface Cut {
   /** The prefix to keep. */
@@ -14,11 +16,8 @@ interface Cut {
 }
 
 const tryParse = (text: string): { readonly ok: true; readonly value: unknown } | undefined => {
-  try {
-    return { ok: true, value: JSON.parse(text) }
-  } catch {
-    return undefined
-  }
+  const parsed = Json.parse(text)
+  return Either.isRight(parsed) ? { ok: true, value: parsed.right } : undefined
 }
 
 /**
