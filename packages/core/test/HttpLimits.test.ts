@@ -1,11 +1,10 @@
 /**
  * Untrusted bodies through both transports (the lean undici path of `Http.layer` and any `@effect/platform`
- * `HttpClient`, here `NodeHttpClient.layerUndici`): caps on a body and on one stream event, deep JSON, the phase a
+ * `HttpClient`, here `FetchHttpClient.layer`): caps on a body and on one stream event, deep JSON, the phase a
  * timeout reports. The servers generate their bodies lazily, as the client reads them, so a body "without end"
  * costs one socket buffer.
  */
-import { NodeHttpClient } from "@effect/platform-node"
-import * as Undici from "@effect/platform-node/Undici"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -19,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as http from "node:http"
+import * as Undici from "undici"
 import * as Http from "../src/Http.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import * as undici from "../src/internal/httpUndici.js"
@@ -144,7 +144,7 @@ const small = { body: 64 * KiB, event: 64 * KiB }
 
 const transports: ReadonlyArray<readonly [string, Layer.Layer<Http.HttpClient>]> = [
   ["Http.layer", Http.layer()],
-  ["NodeHttpClient.layerUndici", NodeHttpClient.layerUndici]
+  ["FetchHttpClient.layer (the @effect/platform path)", FetchHttpClient.layer]
 ]
 
 for (const [name, layer] of transports) {
@@ -318,7 +318,7 @@ describe("timeouts on TestClock (the @effect/platform path times with Effect's c
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag === "TimeoutError" && error.phase, "total")
       assert.include(error.message, "30s")
-    }).pipe(Effect.provide(Layer.fresh(NodeHttpClient.layerUndici))))
+    }).pipe(Effect.provide(Layer.fresh(FetchHttpClient.layer))))
 
   it.scoped("first byte and idle each report themselves, at their own bounds", () =>
     Effect.gen(function*() {
@@ -352,7 +352,7 @@ describe("timeouts on TestClock (the @effect/platform path times with Effect's c
       yield* TestClock.adjust("5 seconds")
       const a = yield* Fiber.join(firstByte)
       assert.strictEqual(a._tag === "TimeoutError" && a.phase, "first-byte")
-    }).pipe(Effect.provide(Layer.fresh(NodeHttpClient.layerUndici))))
+    }).pipe(Effect.provide(Layer.fresh(FetchHttpClient.layer))))
 })
 
 describe("a throw inside undici's callbacks", () => {
