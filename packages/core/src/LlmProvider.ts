@@ -21,6 +21,7 @@ import {
   type EmbeddingResponse
 } from "./Domain.js"
 import type * as Identity from "./Identity.js"
+import * as embeddings from "./internal/embeddings.js"
 import { isPlainChatRequest } from "./internal/requestCheck.js"
 import { unwrap } from "./internal/stream.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
@@ -145,6 +146,14 @@ export interface MakeOptions {
   readonly chat: (request: ResolvedChatRequest) => Effect.Effect<ChatCompletion, LlmError>
   readonly stream: (request: ResolvedChatRequest) => Stream.Stream<ChatCompletionChunk, LlmError>
   readonly embed?: ((request: ResolvedEmbeddingRequest) => Effect.Effect<EmbeddingResponse, LlmError>) | undefined
+  /**
+   * The provider's documented limit on embeddings inputs per call, by model (default: none). A larger input is
+   * split into calls of at most that many, each retried on its own, `embeddingConcurrency` at a time (default 1:
+   * the account's rate limit is shared), and the vectors come back as one response in input order. Whatever the
+   * limit, every call's answer must hold exactly one vector per input (else `ResponseDecodeError`).
+   */
+  readonly embeddingInputsPerCall?: ((model: string) => number) | undefined
+  readonly embeddingConcurrency?: number | undefined
   /**
    * The provider's secrets (the ones its transport scrubs): every error of `chat`, `stream` and `embed` is scrubbed
    * of them before anything else sees it (retries, spans, metrics, the caller), whichever codec made it, and so are
@@ -278,6 +287,8 @@ export const make = (options: MakeOptions): Service => {
   const callInfo = (model: string, operation: Telemetry.CallInfo["operation"]): Telemetry.CallInfo =>
     scrub === undefined ? { provider: info.name, model, operation } : { provider: info.name, model, operation, scrub }
   const embedImpl = options.embed
+  const inputsPerCall = options.embeddingInputsPerCall
+  const embeddingConcurrency = Math.max(1, Math.floor(options.embeddingConcurrency ?? 1))
 
   const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
     Effect.suspend(() => {
@@ -322,12 +333,19 @@ export const make = (options: MakeOptions): Service => {
       }
       if (model === undefined) return Effect.fail(missingModel(info))
       const call = callInfo(model, "embeddings")
-      return Telemetry.trackCall(
-        call,
+      const resolved: ResolvedEmbeddingRequest = value.model === model
+        ? value as ResolvedEmbeddingRequest
+        : { ...value, model }
+      const inputs = embeddings.inputsOf(resolved.input)
+      const size = Math.max(1, Math.floor(inputsPerCall?.(model) ?? inputs.length))
+      const attempt = (batch: ReadonlyArray<string>) =>
         Telemetry.trackAttempts(
           call,
-          scrubbed(embedImpl(value.model === model ? value as ResolvedEmbeddingRequest : { ...value, model }))
+          scrubbed(embedImpl(batch === inputs ? resolved : { ...resolved, input: batch }))
         ).pipe(Retry.retry(options.retry, { provider: info.name, model }))
+      return Telemetry.trackCall(
+        call,
+        embeddings.batched(info.name, model, inputs, size, embeddingConcurrency, attempt)
       )
     })
 

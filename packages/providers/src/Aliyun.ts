@@ -196,46 +196,30 @@ export const make = (
         )
       }))
 
+    // A request without a model gets the provider's default model, which is a chat model: use the embedding one.
+    const embeddingModelFor = (model: string) =>
+      model === chatModel && !chatModel.includes("embedding") ? embeddingModel : model
+
+    // One batch (`LlmProvider.make` splits an input by `embeddingInputsPerCall`, one batch after another).
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> => {
-      // A request without a model gets the provider's default model, which is a chat model: use the embedding one.
-      const model = request.model === chatModel && !chatModel.includes("embedding") ? embeddingModel : request.model
+      const model = embeddingModelFor(request.model)
       const resolved = model === request.model ? request : { ...request, model }
       const texts = typeof request.input === "string" ? [request.input] : request.input
-      const size = batchSize ?? codec.embeddingBatchSize(model)
-      const batches: Array<ReadonlyArray<string>> = []
-      for (let at = 0; at < texts.length; at += size) batches.push(texts.slice(at, at + size))
-      return Effect.map(
-        // One batch after another: the account's rate limit is shared, and order is kept for free.
-        Effect.forEach(batches, (batch) =>
-          Effect.flatMap(
-            transport.json(
-              { method: "POST", url: embeddingUrl, headers: jsonHeaders, body: codec.embeddingBody(resolved, batch) },
-              { model }
-            ),
-            (response) =>
-              codec.isErrorBody(response.json)
-                ? Effect.fail(
-                  codec.errorFromEmbedded(classify, NAME, model, response.json, JSON.stringify(response.json))
-                )
-                : codec.embeddingBatch(NAME, model, response.json, batch.length)
-          )),
-        (results) => {
-          const data: Array<EmbeddingResponse["data"][number]> = []
-          let tokens = 0
-          for (const result of results) {
-            tokens += result.tokens
-            for (const vector of result.vectors) {
-              data.push({ object: "embedding", index: data.length, embedding: vector })
-            }
-          }
-          return {
-            object: "list" as const,
-            data,
-            model,
-            usage: { prompt_tokens: tokens, total_tokens: tokens },
-            provider: NAME
-          }
-        }
+      return Effect.flatMap(
+        transport.json(
+          { method: "POST", url: embeddingUrl, headers: jsonHeaders, body: codec.embeddingBody(resolved, texts) },
+          { model }
+        ),
+        (response) =>
+          codec.isErrorBody(response.json)
+            ? Effect.fail(codec.errorFromEmbedded(classify, NAME, model, response.json, JSON.stringify(response.json)))
+            : Effect.map(codec.embeddingBatch(NAME, model, response.json, texts.length), (result) => ({
+              object: "list" as const,
+              data: result.vectors.map((embedding, index) => ({ object: "embedding" as const, index, embedding })),
+              model,
+              usage: { prompt_tokens: result.tokens, total_tokens: result.tokens },
+              provider: NAME
+            }))
       )
     }
 
@@ -251,6 +235,7 @@ export const make = (
       secrets,
       chat,
       stream,
+      embeddingInputsPerCall: (model) => batchSize ?? codec.embeddingBatchSize(embeddingModelFor(model)),
       embed
     })
   })

@@ -262,26 +262,18 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
 
     const embed = (request: LlmProvider.ResolvedEmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
       Effect.suspend(() => {
+        // One batch of at most MAX_BATCH inputs: `LlmProvider.make` splits larger ones.
         const inputs = typeof request.input === "string" ? [request.input] : request.input
-        const batches: Array<ReadonlyArray<string>> = []
-        for (let at = 0; at < inputs.length; at += codec.MAX_BATCH) batches.push(inputs.slice(at, at + codec.MAX_BATCH))
         const target = url(request.model, "batchEmbedContents")
-        return Effect.forEach(
-          batches,
-          (batch) =>
-            Effect.flatMap(
-              transport.json(
-                { method: "POST", url: target, headers: jsonHeaders, body: codec.embedBody(request, batch) },
-                { model: request.model }
-              ),
-              (response) => codec.embedVectors(name, request.model, response.json, batch.length)
-            ),
-          { concurrency }
-        ).pipe(Effect.map((results): EmbeddingResponse => {
+        return Effect.flatMap(
+          transport.json(
+            { method: "POST", url: target, headers: jsonHeaders, body: codec.embedBody(request, inputs) },
+            { model: request.model }
+          ),
+          (response) => codec.embedVectors(name, request.model, response.json, inputs.length)
+        ).pipe(Effect.map((vectors): EmbeddingResponse => {
           const data: Array<EmbeddingResponse["data"][number]> = []
-          for (const vectors of results) {
-            for (const embedding of vectors) data.push({ object: "embedding", index: data.length, embedding })
-          }
+          for (const embedding of vectors) data.push({ object: "embedding", index: data.length, embedding })
           // the Generative Language API reports no token counts for embeddings
           return {
             object: "list",
@@ -305,7 +297,9 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
       secrets,
       chat,
       stream,
-      embed
+      embed,
+      embeddingInputsPerCall: () => codec.MAX_BATCH,
+      embeddingConcurrency: concurrency
     })
   })
 

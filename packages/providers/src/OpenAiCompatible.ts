@@ -94,6 +94,11 @@ export interface Dialect {
   readonly embeddingBody?:
     | ((body: Record<string, unknown>, request: LlmProvider.ResolvedEmbeddingRequest) => Record<string, unknown>)
     | undefined
+  /**
+   * The endpoint's documented limit on embeddings inputs per call, by the request's model (default: OpenAI's,
+   * 2,048): `LlmProvider.make` splits a larger input.
+   */
+  readonly embeddingInputsPerCall?: ((model: string) => number) | undefined
 }
 
 const allCapabilities: LlmProvider.Capabilities = {
@@ -274,9 +279,13 @@ export const makeDialect = (
       secrets,
       chat,
       stream,
-      embed
+      embed,
+      embeddingInputsPerCall: dialect.embeddingInputsPerCall ?? openAiInputsPerCall
     })
   })
+
+// OpenAI's embeddings endpoint takes at most 2,048 inputs per request.
+const openAiInputsPerCall = () => 2048
 
 /** Per-request headers whose credentials join `secrets` each time a new set of headers comes (a token minted). */
 const registered = (

@@ -40,6 +40,15 @@ export const defaultModel = "glm-4-flash"
 export const defaultEmbeddingModel = "embedding-3"
 
 /**
+ * The most inputs one embeddings call takes (`embedding-3`: 64): a larger input is sent in several calls, one after
+ * another, and comes back as one response in input order.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxEmbeddingInputs = 64
+
+/**
  * How requests are authenticated:
  *
  * - `"apiKey"` (default): `Authorization: Bearer <id.secret>`, the key as it is. What BigModel's docs show and
@@ -122,7 +131,8 @@ export const make = (
         embeddingBody: (body, request) => {
           if (request.model === chatModel && chatModel !== embeddingModel) body.model = embeddingModel
           return codec.withoutDefaultEncoding(body, request)
-        }
+        },
+        embeddingInputsPerCall: () => maxEmbeddingInputs
       }
     )
   })
