@@ -65,6 +65,7 @@ const message = FastCheck.record({
   }),
   refusal: field(),
   reasoning_content: field(),
+  cache_control: field({ type: "ephemeral" }, { type: "forever" }, { type: "ephemeral", ttl: "1d" }),
   extra: field()
 }, { requiredKeys: ["role"] })
 

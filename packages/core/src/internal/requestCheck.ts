@@ -28,7 +28,8 @@ const isToolCall = (u: unknown): boolean => {
 }
 
 const isPlainMessage = (u: unknown): boolean => {
-  if (!isObject(u)) return false
+  // A prompt-caching marker is left to the Schema, which checks its shape.
+  if (!isObject(u) || u.cache_control !== undefined) return false
   switch (u.role) {
     case "system":
     case "developer":
