@@ -142,6 +142,50 @@ describe("generateText", () => {
       ])
     }).pipe(Effect.provide(mock([MockProvider.reply("ok")]))))
 
+  it.effect("prompt caching: cacheControl in a message's or part's options (ours or @effect/ai-anthropic's)", () =>
+    Effect.gen(function*() {
+      const ephemeral = { cacheControl: { type: "ephemeral" } }
+      yield* LanguageModel.generateText({
+        prompt: [
+          { role: "system", content: "A long system prompt.", options: { anthropic: ephemeral } },
+          {
+            role: "user",
+            content: [
+              {
+                type: "text",
+                text: "A long document.",
+                options: { "llm-api-router": { cacheControl: { type: "ephemeral", ttl: "1h" } } }
+              },
+              { type: "text", text: "The question." }
+            ]
+          },
+          { role: "user", content: [{ type: "text", text: "Marked alone.", options: { anthropic: ephemeral } }] }
+        ]
+      })
+      const [request] = yield* requests
+      assert.deepStrictEqual(request.messages, [
+        { role: "system", content: "A long system prompt.", cache_control: { type: "ephemeral" } },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "A long document.", cache_control: { type: "ephemeral", ttl: "1h" } },
+            { type: "text", text: "The question." }
+          ]
+        },
+        { role: "user", content: [{ type: "text", text: "Marked alone.", cache_control: { type: "ephemeral" } }] }
+      ])
+    }).pipe(Effect.provide(mock([MockProvider.reply("ok")]))))
+
+  it.effect("a malformed cacheControl is MalformedInput naming the field, and nothing is sent", () =>
+    Effect.gen(function*() {
+      const error = yield* LanguageModel.generateText({
+        prompt: [{ role: "system", content: "x", options: { anthropic: { cacheControl: { type: "forever" } } } }]
+      }).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "MalformedInput")
+      assert.include(error.description, "messages[0].cache_control")
+      assert.lengthOf(yield* MockProvider.calls, 0)
+    }).pipe(Effect.provide(mock([]))))
+
   it.effect("a file type no Chat Completions part carries is MalformedInput, and nothing is sent", () =>
     Effect.gen(function*() {
       const error = yield* LanguageModel.generateText({

@@ -19,6 +19,7 @@ import { LlmProvider } from "@llm-api-router/core"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import { module } from "../ErrorMapping.js"
+import { metadataKey } from "./response.js"
 
 /** The request fields a caller may set for every call (`Config`): everything but what the prompt and tools decide. */
 export type Defaults = Omit<ChatCompletionRequest, "messages" | "tools" | "tool_choice" | "response_format">
@@ -68,10 +69,23 @@ const fileBase64 = (method: string, part: Prompt.FilePart): string => {
   return data
 }
 
+/**
+ * Anthropic's prompt-caching marker from a prompt message's or part's provider options: ours
+ * (`{ "llm-api-router": { cacheControl } }`) or `@effect/ai-anthropic`'s (`{ anthropic: { cacheControl } }`), so that
+ * prompts written for that provider cache the same way here. It is passed on as it is: the request's validation
+ * names it when it is not `{ type: "ephemeral", ttl? }`.
+ */
+const cacheControlOf = (options: Prompt.ProviderOptions): { readonly cache_control?: any } => {
+  const marker = options[metadataKey]?.cacheControl ?? options.anthropic?.cacheControl
+  return marker === undefined ? {} : { cache_control: marker }
+}
+
 const userPart = (method: string, part: Prompt.UserMessagePart): UserContentPart => {
-  if (part.type === "text") return { type: "text", text: part.text }
+  if (part.type === "text") return { type: "text", text: part.text, ...cacheControlOf(part.options) }
   const mediaType = part.mediaType.toLowerCase()
-  if (mediaType.startsWith("image/")) return { type: "image_url", image_url: { url: fileUrl(part) } }
+  if (mediaType.startsWith("image/")) {
+    return { type: "image_url", image_url: { url: fileUrl(part) }, ...cacheControlOf(part.options) }
+  }
   if (mediaType === "audio/wav" || mediaType === "audio/x-wav" || mediaType === "audio/wave") {
     return { type: "input_audio", input_audio: { data: fileBase64(method, part), format: "wav" } }
   }
@@ -81,7 +95,7 @@ const userPart = (method: string, part: Prompt.UserMessagePart): UserContentPart
   if (mediaType === "application/pdf" || mediaType.startsWith("text/")) {
     const data = part.data
     if (typeof data === "string" && !isUrlString(data) && data.startsWith("file-")) {
-      return { type: "file", file: { file_id: data } }
+      return { type: "file", file: { file_id: data }, ...cacheControlOf(part.options) }
     }
     return {
       type: "file",
@@ -134,7 +148,8 @@ const assistantMessage = (
     role: "assistant",
     content: text === "" && calls.length > 0 ? null : text,
     ...(calls.length > 0 ? { tool_calls: calls } : {}),
-    ...(reasoning !== undefined ? { reasoning_content: reasoning } : {})
+    ...(reasoning !== undefined ? { reasoning_content: reasoning } : {}),
+    ...cacheControlOf(message.options)
   }
 }
 
@@ -147,14 +162,17 @@ const messagesOf = (method: string, prompt: Prompt.Prompt): Array<ChatMessage> =
   for (const message of prompt.content) {
     switch (message.role) {
       case "system":
-        messages.push({ role: "system", content: message.content })
+        messages.push({ role: "system", content: message.content, ...cacheControlOf(message.options) })
         break
       case "user": {
         const parts = message.content.map((part) => userPart(method, part))
         const only = parts[0]
         messages.push({
           role: "user",
-          content: parts.length === 1 && only!.type === "text" ? only!.text : parts
+          content: parts.length === 1 && only!.type === "text" && only!.cache_control === undefined
+            ? only!.text
+            : parts,
+          ...cacheControlOf(message.options)
         })
         break
       }
@@ -164,13 +182,21 @@ const messagesOf = (method: string, prompt: Prompt.Prompt): Array<ChatMessage> =
         // Results of calls the provider ran are not sent back: the provider already has them.
         break
       }
-      case "tool":
-        for (const part of message.content) {
-          if (!part.providerExecuted) {
-            messages.push({ role: "tool", tool_call_id: part.id, content: toolResultContent(part) })
-          }
-        }
+      case "tool": {
+        const results = message.content.filter((part) => !part.providerExecuted)
+        results.forEach((part, i) => {
+          // The message's marker goes on its last result: the one Anthropic's cache boundary falls after.
+          const marker = i === results.length - 1 ? { ...cacheControlOf(message.options) } : {}
+          messages.push({
+            role: "tool",
+            tool_call_id: part.id,
+            content: toolResultContent(part),
+            ...marker,
+            ...cacheControlOf(part.options)
+          })
+        })
         break
+      }
     }
   }
   return messages
