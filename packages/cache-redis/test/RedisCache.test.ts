@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import { Redis } from "ioredis"
-import { execFile } from "node:child_process"
+import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll } from "vitest"
 import { RedisCache } from "../src/index.js"
@@ -17,31 +17,60 @@ const binary = requireRedis()
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const child = fileURLToPath(new URL("./child.ts", import.meta.url))
 
-const runChild = (baseUrl: string, redisUrl: string, prefix: string, apiKey?: string) =>
-  new Promise<
-    {
-      completion: { choices: Array<{ message: { content: string } }> }
-      stats: Omit<ResponseCache.CacheStats, "maxSize">
-    }
-  >(
-    (resolve, reject) =>
-      execFile(
-        process.execPath,
-        [
-          "--conditions=@llm-api-router/source",
-          "--import",
-          "tsx",
-          child,
-          baseUrl,
-          redisUrl,
-          prefix,
-          ...(apiKey ? [apiKey] : [])
-        ],
-        { cwd: root },
-        (error, stdout, stderr) =>
-          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))
-      )
+interface ChildResult {
+  readonly completion: { choices: Array<{ message: { content: string } }> }
+  readonly stats: Omit<ResponseCache.CacheStats, "maxSize">
+}
+
+interface Child {
+  /** Settles once the child has built its layer and connected: it then waits for {@link go}. */
+  readonly ready: Promise<void>
+  readonly go: () => void
+  readonly result: Promise<ChildResult>
+}
+
+// A child process of its own (child.ts). It starts its call when told to, so that several children call at the
+// same moment however long each takes to start (tsx start-up takes seconds on a busy machine).
+const startChild = (baseUrl: string, redisUrl: string, prefix: string, apiKey?: string): Child => {
+  const proc = spawn(
+    process.execPath,
+    [
+      "--conditions=@llm-api-router/source",
+      "--import",
+      "tsx",
+      child,
+      baseUrl,
+      redisUrl,
+      prefix,
+      apiKey ?? "sk-test"
+    ],
+    { cwd: root, stdio: ["pipe", "pipe", "pipe"] }
   )
+  let stdout = ""
+  let stderr = ""
+  proc.stdout.on("data", (data: Buffer) => (stdout += data.toString("utf8")))
+  const ready = new Promise<void>((resolve) => {
+    proc.stderr.on("data", (data: Buffer) => {
+      stderr += data.toString("utf8")
+      if (stderr.includes("ready\n")) resolve()
+    })
+  })
+  const result = new Promise<ChildResult>((resolve, reject) => {
+    proc.on("error", reject)
+    proc.on(
+      "close",
+      (code) =>
+        code === 0 ? resolve(JSON.parse(stdout) as ChildResult) : reject(new Error(`child exited ${code}\n${stderr}`))
+    )
+  })
+  return { ready: Promise.race([ready, result.then(() => {})]), go: () => proc.stdin.end("go\n"), result }
+}
+
+const runChild = (baseUrl: string, redisUrl: string, prefix: string, apiKey?: string): Promise<ChildResult> => {
+  const one = startChild(baseUrl, redisUrl, prefix, apiKey)
+  one.go()
+  return one.result
+}
 
 const ask = (content: string) => ({ messages: [{ role: "user" as const, content }] })
 
@@ -87,16 +116,21 @@ describe.skipIf(binary === undefined)("RedisCache (real redis-server)", () => {
     await admin.quit()
     assert.strictEqual(keys.length, 2)
     for (const k of keys) assert.notInclude(k, "sk-")
-  }, 90_000)
+  }, 180_000)
 
   it("processes missing the same key at once make one upstream call", async () => {
     fake.reset()
     const respond = FakeOpenAi.responder()
     fake.setHandler((request) => ({ ...respond(request)!, headersDelay: 1500 }))
-    const results = await Promise.all([1, 2, 3].map(() => runChild(fake.url, redis.url, "herd:")))
+    // The three call at once: each waits, connected, until all are ready. The first to miss holds the key's lock
+    // while its upstream call takes 1.5 s; the others wait for its entry (up to `lockWait`, 30 s by default).
+    const children = [1, 2, 3].map(() => startChild(fake.url, redis.url, "herd:"))
+    await Promise.all(children.map((c) => c.ready))
+    for (const c of children) c.go()
+    const results = await Promise.all(children.map((c) => c.result))
     assert.strictEqual(fake.requests.length, 1)
     for (const r of results) assert.deepStrictEqual(r.completion, results[0]!.completion)
-  }, 60_000)
+  }, 180_000)
 
   it.live("an old-format entry is a miss, not a crash", () =>
     Effect.gen(function*() {
