@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { Secrets } from "@llm-api-router/core"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -231,6 +232,9 @@ export const connect = (
     const timeoutMillis = Math.max(1, Duration.toMillis(Duration.decode(options.timeout)))
     const timeoutMessage = `Redis did not answer within ${Duration.format(Duration.millis(timeoutMillis))}`
     const closeMillis = Math.max(1, Duration.toMillis(Duration.decode(options.closeTimeout ?? 250)))
+    // The password of the URL (or of the caller's client) never reaches a message, a log line or an error: a Redis
+    // or a proxy in front of it may quote what it was sent.
+    const { scrub } = Secrets.make([options.client?.options.password], { urls: [options.url] })
     const connectMillis = Math.max(1, Duration.toMillis(Duration.decode(options.connectTimeout ?? "1 second")))
     const redis = options.client ?? (yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -282,7 +286,7 @@ export const connect = (
             resume(Effect.succeed(a as A))
           } else {
             breaker.failure()
-            resume(Effect.fail({ _tag: "Unavailable", reason: "failed", message: messageOf(error) }))
+            resume(Effect.fail({ _tag: "Unavailable", reason: "failed", message: scrub(messageOf(error)) }))
           }
         }
         try {
