@@ -201,7 +201,9 @@ export const ToolMessage = Schema.Struct({
   role: Schema.Literal("tool"),
   tool_call_id: Schema.String.pipe(Schema.minLength(1, { message: () => "tool_call_id must not be empty" })),
   content: Schema.Union(Schema.String, Schema.Array(TextContentPart)),
-  cache_control: cacheControl
+  cache_control: cacheControl,
+  /** An addition: the result reports the tool's failure (Anthropic's `is_error`; elsewhere not sent). */
+  is_error: Schema.optional(Schema.Boolean)
 })
 
 /**

@@ -67,7 +67,17 @@ export interface Tool<Name extends string, Params, Success, E, R> {
  * @since 0.1.0
  * @category models
  */
-export interface Any extends Tool<string, any, any, any, any> {}
+export interface Any {
+  readonly _tag: "Tool"
+  readonly name: string
+  readonly description: string | undefined
+  // Not `SchemaLike<any>`: Schemas are invariant, and a tool whose handler never succeeds has a `never` result.
+  readonly parameters: unknown
+  readonly jsonSchema: Record<string, unknown> | undefined
+  readonly success: unknown
+  readonly strict: boolean | undefined
+  readonly handler: (params: any, context: HandlerContext) => Effect.Effect<any, any, any>
+}
 
 /**
  * The requirements of a tool's handler.

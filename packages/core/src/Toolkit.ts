@@ -433,7 +433,12 @@ const recordResults = (
   outcomes: ReadonlyArray<CallOutcome>
 ): boolean => {
   for (const outcome of outcomes) {
-    state.messages.push({ role: "tool", tool_call_id: outcome.event.id, content: outcome.content })
+    state.messages.push({
+      role: "tool",
+      tool_call_id: outcome.event.id,
+      content: outcome.content,
+      ...(outcome.event._tag === "ToolFailure" ? { is_error: true } : {})
+    })
   }
   const step: Step = { completion, toolCalls: calls, toolResults: outcomes.map((o) => o.event) }
   state.steps.push(step)

@@ -163,6 +163,12 @@ describe("Toolkit.run", () => {
       assert.match(contents[1]!, /^the arguments are not JSON: /)
       assert.strictEqual(contents[2], "invalid arguments: city: Expected string, actual 3")
       assert.strictEqual(contents[3], "no station in Atlantis")
+      assert.deepStrictEqual(second!.messages.slice(2).map((m) => m.role === "tool" && m.is_error), [
+        true,
+        true,
+        true,
+        true
+      ])
     }).pipe(Effect.provide(MockProvider.layer([
       MockProvider.reply({
         tool_calls: [

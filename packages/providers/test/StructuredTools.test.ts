@@ -265,3 +265,39 @@ const scriptedChunks = (json: string) => {
     { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }
   ]
 }
+
+describe("a failed tool call on the wire", () => {
+  const Broken = Tool.make("get_weather", {
+    parameters: Schema.Struct({ city: Schema.String }),
+    handler: () => Effect.fail("the station is down")
+  })
+  const run = (c: Case) => {
+    prepare(c)
+    const client = clientFor(c)
+    return Effect.runPromise(
+      Effect.provide(Toolkit.run({ toolkit: Toolkit.make(Broken), messages }), client.layer)
+    ).finally(() => client.close())
+  }
+
+  it("Anthropic gets the error as a tool_result with is_error: true", async () => {
+    const result = await run(cases.find((c) => c.provider === "anthropic")!)
+    expect(result.steps[0]!.toolResults[0]!._tag).toBe("ToolFailure")
+    const body = server.requests[1]!.json as any
+    const toolResult = body.messages[body.messages.length - 1].content[0]
+    expect(toolResult).toMatchObject({
+      type: "tool_result",
+      is_error: true,
+      content: "{\"error\":\"the station is down\"}"
+    })
+  })
+
+  it("OpenAI gets it as the tool message's content, without Anthropic's flag", async () => {
+    await run(cases.find((c) => c.provider === "openai")!)
+    const body = server.requests[1]!.json as any
+    expect(body.messages[body.messages.length - 1]).toEqual({
+      role: "tool",
+      tool_call_id: expect.any(String),
+      content: "{\"error\":\"the station is down\"}"
+    })
+  })
+})

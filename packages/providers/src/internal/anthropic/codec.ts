@@ -468,6 +468,7 @@ const messagesOf = (
         } else if (texts.length > 0) {
           result.content = texts
         }
+        if (message.is_error === true) result.is_error = true
         turnFor("user", i).first.push(cached(result, message))
         break
       }

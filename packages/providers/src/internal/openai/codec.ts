@@ -307,6 +307,11 @@ export const chatBody = (
 }
 
 const replayableMessage = <M extends LlmProvider.ResolvedChatRequest["messages"][number]>(message: M): M => {
+  if (message.role === "tool" && message.is_error !== undefined) {
+    // Anthropic's flag, which OpenAI does not know: the content says the call failed.
+    const { is_error: _, ...rest } = message
+    return rest as M
+  }
   if (message.role !== "assistant" || message.tool_calls === undefined) return message
   if (!message.tool_calls.some((call) => call.function.arguments === "")) return message
   return {
