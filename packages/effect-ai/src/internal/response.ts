@@ -6,6 +6,7 @@
 import * as AiError from "@effect/ai/AiError"
 import type * as Response from "@effect/ai/Response"
 import type { ChatCompletion, ChatCompletionChunk, FinishReason, ToolCall, Usage } from "@llm-api-router/core"
+import { Json } from "@llm-api-router/core"
 import * as Either from "effect/Either"
 import { module } from "../ErrorMapping.js"
 import type { Structured } from "./request.js"
@@ -60,18 +61,17 @@ export const parseArguments = (
   text: string
 ): Either.Either<unknown, AiError.MalformedOutput> => {
   if (text.trim() === "") return Either.right({})
-  try {
-    return Either.right(JSON.parse(text))
-  } catch (cause) {
-    return Either.left(
-      new AiError.MalformedOutput({
-        module,
-        method,
-        description: `the arguments of the call to ${name} are not JSON: ${text.slice(0, 200)}`,
-        cause
-      })
-    )
-  }
+  const parsed = Json.parse(text)
+  if (Either.isRight(parsed)) return Either.right(parsed.right)
+  return Either.left(
+    new AiError.MalformedOutput({
+      module,
+      method,
+      description: parsed.left === "not JSON"
+        ? `the arguments of the call to ${name} are not JSON: ${text.slice(0, 200)}`
+        : `the arguments of the call to ${name} are ${Json.describe(parsed.left)}`
+    })
+  )
 }
 
 const toolCallPart = (
