@@ -676,14 +676,18 @@ const makeRouter = (
             onSuccess: Effect.succeed
           })
         ),
+      // The primary attempt's fiber is handed over here: a fiber that joins it does not stop it when interrupted,
+      // so it is interrupted (and waited for) by name whenever this race ends without it, or is itself
+      // interrupted. Otherwise a losing attempt would unwind after the call returned, its member still in flight.
       onOtherDone: (_, primary) =>
         Effect.zipRight(
           Metric.increment(Metric.tagged(hedgeCounter, "member", member.name)),
           Effect.raceWith(Fiber.join(primary), chain(rest, ctx, minContext, call), {
             onSelfDone: (exit, other) => settleRace(exit, other, call, true),
-            onOtherDone: (exit, first) => settleRace(exit, first, call, false)
+            onOtherDone: (exit, joiner) =>
+              Effect.zipRight(Fiber.interrupt(joiner), settleRace(exit, primary, call, false))
           })
-        )
+        ).pipe(Effect.onInterrupt(() => Fiber.interrupt(primary)))
     })
 
   // The first success wins and the other attempt is interrupted; a failure waits for the other attempt, except a
@@ -700,7 +704,7 @@ const makeRouter = (
     const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
     if (failure === undefined) return Effect.zipRight(stop, Effect.failCause(exit.cause))
     if (primary && !fallbackOn(failure)) return Effect.zipRight(stop, Effect.fail(failure))
-    return Fiber.join(other)
+    return Effect.onInterrupt(Fiber.join(other), () => Fiber.interrupt(other))
   }
 
   const route = <A>(call: Call<A>): Effect.Effect<Won<A>, LlmError> =>
