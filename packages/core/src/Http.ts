@@ -73,16 +73,19 @@ export const defaultPoolOptions: {
   connectTimeout: Duration.seconds(10)
 }
 
+// Node's timers fire at once (after 1 ms) for more than 2^31 - 1 ms: a longer duration counts as forever.
+const maxTimerMillis = 2 ** 31 - 1
+
 // undici takes milliseconds and reads a connect timeout of 0 as "none"
 const connectMillis = (input: Duration.DurationInput): number => {
-  const duration = Duration.decode(input)
-  return Duration.isFinite(duration) ? Math.max(1, Math.round(Duration.toMillis(duration))) : 0
+  const millis = Duration.toMillis(Duration.decode(input))
+  return millis <= maxTimerMillis ? Math.max(1, Math.round(millis)) : 0
 }
 
 // undici has no "forever" for keep-alive; its own ceiling for a server's keep-alive hint (10 minutes) stands in
 const keepAliveMillis = (input: Duration.DurationInput): number => {
-  const duration = Duration.decode(input)
-  return Duration.isFinite(duration) ? Math.max(1, Math.round(Duration.toMillis(duration))) : 600_000
+  const millis = Duration.toMillis(Duration.decode(input))
+  return millis <= maxTimerMillis ? Math.max(1, Math.round(millis)) : 600_000
 }
 
 /**

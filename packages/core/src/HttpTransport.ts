@@ -257,9 +257,12 @@ interface CommonFields {
 
 type ErrorConstructor = new(props: Record<string, unknown>) => LlmError
 
+// Node's timers fire at once (after 1 ms) for more than 2^31 - 1 ms: a longer timeout is no timeout.
+const maxTimerMillis = 2 ** 31 - 1
+
 const finite = (input: Duration.DurationInput): Duration.Duration | undefined => {
   const duration = Duration.decode(input)
-  return Duration.isFinite(duration) ? duration : undefined
+  return Duration.isFinite(duration) && Duration.toMillis(duration) <= maxTimerMillis ? duration : undefined
 }
 
 /** A phase's bound, or `undefined` when the total ends the call no later than the phase would. */

@@ -22,7 +22,8 @@ import {
 } from "./Domain.js"
 import type * as Identity from "./Identity.js"
 import * as embeddings from "./internal/embeddings.js"
-import { isPlainChatRequest } from "./internal/requestCheck.js"
+import { isJsonData, pathText, type Problem, toPlain } from "./internal/jsonData.js"
+import { isPlainChatRequest, isPlainEmbeddingRequest } from "./internal/requestCheck.js"
 import { unwrap } from "./internal/stream.js"
 import { InvalidRequestError, type LlmError, UnsupportedFeatureError } from "./LlmError.js"
 import * as Retry from "./Retry.js"
@@ -173,13 +174,12 @@ const decodeEmbeddingRequest = Schema.decodeUnknownEither(EmbeddingRequest, {
   onExcessProperty: "preserve"
 })
 
-const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
-  let out = ""
-  for (const key of path) {
-    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`
-  }
-  return out
-}
+// An error message stays readable whatever the input: a few issues, each cut short (a megabyte string in a
+// request must not become a megabyte message).
+const maxIssues = 5
+const maxIssueLength = 240
+
+const clip = (text: string): string => text.length > maxIssueLength ? `${text.slice(0, maxIssueLength)}…` : text
 
 /**
  * Turns a Schema parse failure of a request into an `InvalidRequestError` naming the field.
@@ -190,18 +190,91 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
 export const invalidRequest = (provider: string, error: ParseResult.ParseError): InvalidRequestError => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const first = issues[0]
-  const param = first ? formatPath(first.path) : undefined
-  const details = issues.map((issue) => {
-    const at = formatPath(issue.path)
-    return at === "" ? issue.message : `${at}: ${issue.message}`
+  const param = first ? pathText(first.path) : undefined
+  const details = issues.slice(0, maxIssues).map((issue) => {
+    const at = pathText(issue.path)
+    return clip(at === "" ? issue.message : `${at}: ${issue.message}`)
   })
+  const more = issues.length > maxIssues ? `; and ${issues.length - maxIssues} more` : ""
   return new InvalidRequestError({
     provider,
     source: "client",
     ...(param ? { param } : {}),
-    message: `invalid request: ${details.join("; ")}`
+    message: `invalid request: ${details.join("; ")}${more}`
   })
 }
+
+const notJsonData = (provider: string, problem: Problem): InvalidRequestError =>
+  new InvalidRequestError({
+    provider,
+    source: "client",
+    ...(problem.path !== "" ? { param: problem.path } : {}),
+    message: `invalid request: ${problem.path !== "" ? `${problem.path}: ` : ""}${problem.reason}`
+  })
+
+// The Schema's path for what the fast check is not sure of. The Schema may throw on hostile input (an accessor or a
+// Proxy that throws) and its error formatter on some values (a null-prototype object): a failure is worded from a
+// plain copy of the input, or from where the input is not JSON data.
+const slowCheck = <A>(
+  provider: string,
+  request: unknown,
+  decode: (u: unknown) => Either.Either<A, ParseResult.ParseError>
+): Either.Either<A, InvalidRequestError> => {
+  try {
+    const decoded = decode(request)
+    if (Either.isRight(decoded) && isJsonData(decoded.right)) return Either.right(decoded.right)
+  } catch {
+    // worded below
+  }
+  const plain = toPlain(request)
+  if (plain._tag === "Problem") return Either.left(notJsonData(provider, plain.problem))
+  const decoded = decode(plain.value)
+  return Either.isLeft(decoded) ? Either.left(invalidRequest(provider, decoded.left)) : Either.right(decoded.right)
+}
+
+const isPlainChat = (request: unknown): request is ChatCompletionRequest => {
+  try {
+    return isPlainChatRequest(request)
+  } catch {
+    return false
+  }
+}
+
+const isPlainEmbedding = (request: unknown): request is EmbeddingRequest => {
+  try {
+    return isPlainEmbeddingRequest(request)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Validates a chat request as every provider does before anything else (and as decorators do before computing a
+ * cache key or a token estimate): the request itself when it is valid as it is, else the decoded request, or an
+ * `InvalidRequestError` (`source: "client"`) whose `param` names the first bad field. Never throws: hostile input
+ * (an accessor or a Proxy that throws, a `BigInt`, a circular structure, …) is an invalid request too. Fields the
+ * Schema does not know are kept, and must be JSON data. The model is not resolved here.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateChatRequest = (
+  provider: string,
+  request: unknown
+): Either.Either<ChatCompletionRequest, InvalidRequestError> =>
+  isPlainChat(request) ? Either.right(request) : slowCheck(provider, request, decodeChatRequest)
+
+/**
+ * As {@link validateChatRequest}, for an embeddings request.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateEmbeddingRequest = (
+  provider: string,
+  request: unknown
+): Either.Either<EmbeddingRequest, InvalidRequestError> =>
+  isPlainEmbedding(request) ? Either.right(request) : slowCheck(provider, request, decodeEmbeddingRequest)
 
 const unsupported = (info: ProviderInfo, model: string | undefined, feature: string, what: string) =>
   new UnsupportedFeatureError({
@@ -230,19 +303,21 @@ const hasImage = (request: ChatCompletionRequest): boolean => {
   return false
 }
 
+const withoutStream = (request: ChatCompletionRequest): ChatCompletionRequest => {
+  const { stream: _, ...rest } = request as ChatCompletionRequest & { readonly stream?: unknown }
+  return rest
+}
+
 const checkChat = (
   info: ProviderInfo,
   request: unknown,
   streaming: boolean
 ): Either.Either<ResolvedChatRequest, LlmError> => {
-  let value: ChatCompletionRequest
-  if (isPlainChatRequest(request)) {
-    value = request
-  } else {
-    const decoded = decodeChatRequest(request)
-    if (Either.isLeft(decoded)) return Either.left(invalidRequest(info.name, decoded.left))
-    value = decoded.right
-  }
+  const checked = validateChatRequest(info.name, request)
+  if (Either.isLeft(checked)) return Either.left(checked.left)
+  // Whether to stream is the method's choice (`chat` or `stream`): a `stream` field (the `openai` package's) is
+  // not sent on.
+  const value = "stream" in checked.right ? withoutStream(checked.right) : checked.right
   const model = value.model ?? info.defaultModel
   if (model === undefined) return Either.left(missingModel(info))
   const caps = info.capabilities
@@ -324,8 +399,8 @@ export const make = (options: MakeOptions): Service => {
 
   const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
     Effect.suspend(() => {
-      const decoded = decodeEmbeddingRequest(request)
-      if (Either.isLeft(decoded)) return Effect.fail(invalidRequest(info.name, decoded.left))
+      const decoded = validateEmbeddingRequest(info.name, request)
+      if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
       const value = decoded.right
       const model = value.model ?? info.defaultModel
       if (embedImpl === undefined || !info.capabilities.embeddings) {

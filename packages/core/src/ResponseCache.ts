@@ -39,6 +39,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
@@ -59,7 +60,8 @@ import {
   EmbeddingResponse
 } from "./Domain.js"
 import * as internal from "./internal/responseCache.js"
-import type { LlmError } from "./LlmError.js"
+import * as validate from "./internal/validate.js"
+import type { InvalidRequestError, LlmError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
 import * as Telemetry from "./Telemetry.js"
 
@@ -284,8 +286,41 @@ const currentOptions = globalValue(
   () => FiberRef.unsafeMake<ResolvedCallOptions>({ skip: false, ttl: Option.none(), cacheLength: Option.none() })
 )
 
-const mergeOptions = (options: CallOptions) => {
-  // Decoded once, where the options are written: a bad duration fails at the call site.
+const callOptionFields: Readonly<Record<string, validate.Check>> = {
+  skip: validate.boolean,
+  ttl: validate.duration,
+  cacheLength: validate.boolean
+}
+
+/**
+ * Checks cache options for one call as `withOptions` does: an unknown field (a misspelt name) or a bad value (a
+ * `ttl` that is not a non-negative duration) fails with an `InvalidRequestError` (`source: "client"`) naming it;
+ * `path` prefixes the names (`options.cache.ttl`). On success, `ttl` is decoded to a `Duration`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateCallOptions = (
+  options: unknown,
+  provider = "response-cache",
+  path = ""
+): Either.Either<CallOptions, InvalidRequestError> => {
+  const issue = validate.struct(options, path, callOptionFields, "cache options { skip, ttl, cacheLength }")
+  if (issue !== undefined) return Either.left(validate.invalidConfig(provider, issue))
+  const { cacheLength, skip, ttl } = options as CallOptions
+  return Either.right({
+    ...(skip !== undefined ? { skip } : {}),
+    ...(ttl !== undefined ? { ttl: Option.getOrThrow(validate.decodeDuration(ttl)) } : {}),
+    ...(cacheLength !== undefined ? { cacheLength } : {})
+  })
+}
+
+const mergeOptions = (input: CallOptions) => {
+  // Checked once, where the options are written: bad options throw the `InvalidRequestError` naming the field at
+  // the call site, as a bad config does.
+  const checked = validateCallOptions(input)
+  if (Either.isLeft(checked)) throw checked.left
+  const options = checked.right
   const ttl = options.ttl === undefined ? Option.none() : Option.some(Duration.decode(options.ttl))
   return (current: ResolvedCallOptions): ResolvedCallOptions => ({
     skip: options.skip ?? current.skip,
@@ -295,7 +330,8 @@ const mergeOptions = (options: CallOptions) => {
 }
 
 /**
- * Runs an effect or a stream with cache options for the calls it makes (see {@link CallOptions}).
+ * Runs an effect or a stream with cache options for the calls it makes (see {@link CallOptions}). Bad options (see
+ * {@link validateCallOptions}) throw their `InvalidRequestError` here, where they are written.
  *
  * @since 0.1.0
  * @category combinators
@@ -544,17 +580,25 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
       })
     )
 
-  const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
-    Effect.flatMap(FiberRef.get(currentOptions), (call) =>
-      call.skip
+  // Validation comes first: no key is computed from, and no claim made for, a request the provider would refuse.
+  const chat = (input: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
+    Effect.flatMap(FiberRef.get(currentOptions), (call) => {
+      const checked = LlmProvider.validateChatRequest(info.name, input)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const request = checked.right
+      return call.skip
         ? provider.chat(request)
         : through(chatKey(request), call, provider.chat(request), entryToCompletion, (completion) => ({
           _tag: "Completion",
           completion
-        })))
+        }))
+    })
 
-  const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
+  const stream = (input: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
     Stream.unwrapScoped(Effect.flatMap(FiberRef.get(currentOptions), (call) => {
+      const checked = LlmProvider.validateChatRequest(info.name, input)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const request = checked.right
       if (call.skip) return Effect.succeed(provider.stream(request))
       const k = chatKey(request)
       return Effect.uninterruptibleMask((restore) =>
@@ -590,14 +634,18 @@ export const cached = (provider: LlmProvider.Service, store: Service, options?: 
       )
     }))
 
-  const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
-    Effect.flatMap(FiberRef.get(currentOptions), (call) =>
-      call.skip
+  const embed = (input: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
+    Effect.flatMap(FiberRef.get(currentOptions), (call) => {
+      const checked = LlmProvider.validateEmbeddingRequest(info.name, input)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const request = checked.right
+      return call.skip
         ? provider.embed(request)
         : through(embedKey(request), call, provider.embed(request), entryToEmbeddings, (response) => ({
           _tag: "Embeddings",
           response
-        })))
+        }))
+    })
 
   return { info, chat, stream, embed }
 }

@@ -52,6 +52,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -70,8 +71,9 @@ import type {
   Usage
 } from "./Domain.js"
 import * as Identity from "./Identity.js"
+import * as routerOptions from "./internal/router/options.js"
 import * as state from "./internal/router/state.js"
-import { isRetryable, type LlmError, RateLimitError } from "./LlmError.js"
+import { type InvalidRequestError, isRetryable, type LlmError, RateLimitError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
 import * as RateLimit from "./RateLimit.js"
 import * as Telemetry from "./Telemetry.js"
@@ -299,7 +301,31 @@ const probeRecheckMillis = 10
 const isService = (u: unknown): u is LlmProvider.Service => !Layer.isLayer(u)
 
 /**
- * Builds a router (its member layers are built in the current scope) and its handle.
+ * Checks router options as `make` does: an unknown field (a misspelt name) or a bad value fails with an
+ * `InvalidRequestError` (`source: "client"`) whose `param` names it (`cooldown.duration`, `hedge.after`, …).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateOptions: (options: unknown) => Either.Either<Options, InvalidRequestError> =
+  routerOptions.validateOptions
+
+/**
+ * Checks a member's options (`weight`, `contextWindow`, `rateLimit`) as `make` does: `router` names the router in
+ * the error, `path` prefixes the field names (`providers[1]`).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateMemberOptions: (
+  options: unknown,
+  router?: string,
+  path?: string
+) => Either.Either<MemberOptions, InvalidRequestError> = routerOptions.validateMemberOptions
+
+/**
+ * Builds a router (its member layers are built in the current scope) and its handle. Its options are checked first
+ * (see {@link validateOptions}): bad options are a defect carrying the `InvalidRequestError` that names the field.
  *
  * @since 0.1.0
  * @category constructors
@@ -315,6 +341,8 @@ export const make = <const Members extends ReadonlyArray<Member<any, any>>>(
   Effect.gen(function*() {
     const name = options?.name ?? "router"
     if (members.length === 0) return yield* Effect.dieMessage("Router.make: a router needs at least one member")
+    const invalid = routerOptions.checkMembers(members, options)
+    if (invalid !== undefined) return yield* Effect.die(invalid)
     const limited = members.some((m) => RateLimit.isLimited(m.rateLimit))
     const limiter = limited
       ? Option.getOrUndefined(yield* Effect.serviceOption(RateLimit.Limiter)) ?? (yield* RateLimit.makeMemory)
@@ -737,9 +765,14 @@ const makeRouter = (
 
   // --- the service -----------------------------------------------------------------------------
 
-  const chat = (request: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
-    Effect.suspend(() =>
-      route<ChatCompletion>({
+  // Validation comes first: a request no member would accept is neither estimated, nor routed, nor counted against
+  // a member's limits; each member still resolves its own default model.
+  const chat = (input: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
+    Effect.suspend(() => {
+      const checked = LlmProvider.validateChatRequest(name, input)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const request = checked.right
+      return route<ChatCompletion>({
         operation: "chat",
         estimate: RateLimit.estimateChatTokens(request),
         run: (member) => member.service.chat(request),
@@ -748,11 +781,14 @@ const makeRouter = (
         keep: () => Effect.void,
         usage: (completion) => completion.usage
       })
-    ).pipe(Effect.map((won) => won.value), routerSpan("chat"))
+    }).pipe(Effect.map((won) => won.value), routerSpan("chat"))
 
-  const embed = (request: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
-    Effect.suspend(() =>
-      route<EmbeddingResponse>({
+  const embed = (input: EmbeddingRequest): Effect.Effect<EmbeddingResponse, LlmError> =>
+    Effect.suspend(() => {
+      const checked = LlmProvider.validateEmbeddingRequest(name, input)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const request = checked.right
+      return route<EmbeddingResponse>({
         operation: "embeddings",
         estimate: RateLimit.estimateEmbeddingTokens(request),
         run: (member) => member.service.embed(request),
@@ -761,7 +797,7 @@ const makeRouter = (
         keep: () => Effect.void,
         usage: (response) => response.usage === undefined ? undefined : { ...response.usage, completion_tokens: 0 }
       })
-    ).pipe(Effect.map((won) => won.value), routerSpan("embed"))
+    }).pipe(Effect.map((won) => won.value), routerSpan("embed"))
 
   const open = (member: Built, request: ChatCompletionRequest): Effect.Effect<Opened, LlmError> =>
     Effect.uninterruptibleMask((restore) =>
@@ -779,8 +815,9 @@ const makeRouter = (
         })).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))))
     )
 
-  const stream = (request: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
+  const stream = (input: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
     Stream.unwrapScoped(Effect.gen(function*() {
+      const request = yield* LlmProvider.validateChatRequest(name, input)
       const estimate = RateLimit.estimateChatTokens(request)
       const streamScope = yield* Effect.scope
       const call: Call<Opened> = {
