@@ -38,11 +38,12 @@ import {
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import type * as Stream from "effect/Stream"
-import { ChunkIterator, Runner } from "./internal/client.js"
+import { type CallOptions, ChunkIterator, readOptions, rejection, Runner, splitStream } from "./internal/client.js"
 import * as ProviderConfig from "./ProviderConfig.js"
 import * as ProviderFactory from "./ProviderFactory.js"
 
@@ -248,13 +249,33 @@ const cacheOptions = (cache: ProviderConfig.ResolvedCache): ResponseCache.Option
     identitySecret: cache.identitySecret
   }
 
+// The options are checked (see `readOptions`): `withOptions` cannot throw here.
 const withCacheOptions = <X extends Effect.Effect<any, any, any> | Stream.Stream<any, any, any>>(
   self: X,
-  options: RequestOptions | undefined
+  options: CallOptions
 ): X => {
-  const cache = options?.cache
+  const cache = options.cache
   if (cache === undefined) return self
   return cache === false ? ResponseCache.skip(self) : ResponseCache.withOptions(self, cache)
+}
+
+// Validation must not throw out of the constructor with anything but our error.
+const validateConfig = (
+  config: unknown
+): Either.Either<ProviderConfig.Resolved | ProviderConfig.ResolvedRouter, InvalidRequestError> => {
+  try {
+    return ProviderConfig.isRouterConfig(config)
+      ? ProviderConfig.validateRouter(config)
+      : ProviderConfig.validate(config)
+  } catch {
+    return Either.left(
+      new InvalidRequestError({
+        provider: "client",
+        source: "client",
+        message: "invalid config: it could not be read"
+      })
+    )
+  }
 }
 
 const makeStream = (iterator: ChunkIterator<ChatCompletionChunk>): ChatCompletionStream => ({
@@ -312,8 +333,7 @@ export class Client implements AsyncDisposable {
    * @throws InvalidRequestError when the config is invalid (`param` names the field)
    */
   constructor(config: ProviderConfig.ProviderConfig | ProviderConfig.RouterConfig) {
-    const resolved: Either.Either<ProviderConfig.Resolved | ProviderConfig.ResolvedRouter, InvalidRequestError> =
-      ProviderConfig.isRouterConfig(config) ? ProviderConfig.validateRouter(config) : ProviderConfig.validate(config)
+    const resolved = validateConfig(config)
     if (Either.isLeft(resolved)) {
       // Built inside a fiber: point the stack at the caller's `new Client(…)` instead.
       Error.captureStackTrace(resolved.left, Client)
@@ -345,19 +365,18 @@ export class Client implements AsyncDisposable {
     const runner = new Runner(this.#runtime, provider)
     this.#runner = runner
 
-    const create = (
-      params: ChatCompletionCreateParams,
-      options?: RequestOptions
-    ): Promise<ChatCompletion | ChatCompletionStream> => {
-      // Plain JS callers may pass anything: what is not an object goes to validation as it is, and is rejected there.
-      if (typeof params !== "object" || params === null) return runner.run(LlmProvider.chat(params), options?.signal)
-      const { stream, ...request } = params
-      if (stream !== true) return runner.run(withCacheOptions(LlmProvider.chat(request), options), options?.signal)
-      const iterator = new ChunkIterator(
-        runner,
-        withCacheOptions(LlmProvider.stream(request), options),
-        options?.signal
-      )
+    // Plain JS callers may pass anything, and nothing they pass makes a method throw: bad options reject at once, a
+    // bad request is rejected by validation (which runs before anything else), as an `InvalidRequestError`.
+    const create = (params: unknown, options?: unknown): Promise<ChatCompletion | ChatCompletionStream> => {
+      const checked = readOptions(provider, options)
+      if (Either.isLeft(checked)) return Promise.reject(checked.left)
+      const { signal } = checked.right
+      const split = splitStream(provider, params)
+      if (split === undefined) return runner.run(LlmProvider.chat(params as ChatCompletionRequest), signal)
+      if (Either.isLeft(split)) return Promise.reject(split.left)
+      const request = split.right.request as ChatCompletionRequest
+      if (!split.right.stream) return runner.run(withCacheOptions(LlmProvider.chat(request), checked.right), signal)
+      const iterator = new ChunkIterator(runner, withCacheOptions(LlmProvider.stream(request), checked.right), signal)
       return iterator.start().then(() => makeStream(iterator))
     }
     const parse = <A>(params: ChatCompletionParseParams<A>, options?: RequestOptions) =>
@@ -371,7 +390,14 @@ export class Client implements AsyncDisposable {
     }
     this.chat = { completions: { create, parse, runTools } as Completions }
     this.embeddings = {
-      create: (params, options) => runner.run(withCacheOptions(LlmProvider.embed(params), options), options?.signal)
+      create: (params: unknown, options?: unknown) => {
+        const checked = readOptions(provider, options)
+        if (Either.isLeft(checked)) return Promise.reject(checked.left)
+        return runner.run(
+          withCacheOptions(LlmProvider.embed(params as EmbeddingRequest), checked.right),
+          checked.right.signal
+        )
+      }
     }
   }
 
@@ -396,8 +422,7 @@ export class Client implements AsyncDisposable {
    * @since 0.1.0
    */
   cacheStats(): Promise<CacheStats> {
-    const cache = this.#cache
-    return cache === undefined ? Promise.resolve(noCacheStats) : cache.runPromise(ResponseCache.stats)
+    return this.#onCache(ResponseCache.stats, noCacheStats)
   }
 
   /**
@@ -406,8 +431,17 @@ export class Client implements AsyncDisposable {
    * @since 0.1.0
    */
   clearCache(): Promise<void> {
+    return this.#onCache(ResponseCache.clear, undefined)
+  }
+
+  // Runs on the cache's own runtime; a failure (the cache's layer could not be built) rejects with our error itself.
+  #onCache<A>(effect: Effect.Effect<A, never, ResponseCache.ResponseCache>, none: A): Promise<A> {
     const cache = this.#cache
-    return cache === undefined ? Promise.resolve() : cache.runPromise(ResponseCache.clear)
+    if (cache === undefined) return Promise.resolve(none)
+    if (this.#runner.closed) return Promise.reject(this.#runner.closedError())
+    return cache.runPromiseExit(effect).then((exit) =>
+      Exit.isSuccess(exit) ? exit.value : Promise.reject(rejection(exit.cause, undefined))
+    )
   }
 
   /**

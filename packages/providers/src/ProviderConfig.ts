@@ -16,7 +16,7 @@ import {
   InvalidRequestError,
   type RateLimit,
   type Retry,
-  type Router
+  Router
 } from "@llm-api-router/core"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -30,6 +30,8 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as registry from "./internal/clientRegistry.js"
+import * as providerOptions from "./internal/providerOptions.js"
+import { snapshot } from "./internal/snapshot.js"
 
 /**
  * Per-phase timeouts: `connect` (TCP and TLS, enforced by the connection pool), `firstByte` (until the response
@@ -184,17 +186,6 @@ export interface Resolved {
 const durationMessage = "expected a non-negative duration: a Duration, a number of milliseconds, or a string such " +
   "as \"30 seconds\""
 
-const isNegative = (u: unknown): boolean => {
-  if (typeof u === "number") return u < 0
-  if (typeof u === "bigint") return u < BigInt(0)
-  if (typeof u === "string") return u.trimStart().startsWith("-")
-  if (Array.isArray(u)) return u.some((n) => typeof n === "number" && n < 0)
-  return false
-}
-
-const isNaNInput = (u: unknown): boolean =>
-  (typeof u === "number" && Number.isNaN(u)) || (Array.isArray(u) && u.some((n) => Number.isNaN(n)))
-
 /**
  * Any `Duration.DurationInput` that is not negative (Effect would quietly read a negative one as zero), decoded to
  * a `Duration`.
@@ -202,28 +193,9 @@ const isNaNInput = (u: unknown): boolean =>
  * @since 0.1.0
  * @category schemas
  */
-export const NonNegativeDuration: Schema.Schema<Duration.Duration, unknown> = Schema.transformOrFail(
-  Schema.Unknown,
-  Schema.DurationFromSelf,
-  {
-    strict: true,
-    decode: (u, _, ast) => {
-      const decoded = isNegative(u) || isNaNInput(u) ? Option.none() : Duration.decodeUnknown(u)
-      return Option.isSome(decoded)
-        ? ParseResult.succeed(decoded.value)
-        : ParseResult.fail(new ParseResult.Type(ast, u, `${durationMessage}, got ${describe(u)}`))
-    },
-    encode: ParseResult.succeed
-  }
-)
+export const NonNegativeDuration: Schema.Schema<Duration.Duration, unknown> = providerOptions.NonNegativeDuration
 
-const describe = (u: unknown): string => {
-  if (typeof u === "string") return JSON.stringify(u)
-  if (typeof u === "number" || typeof u === "bigint" || typeof u === "boolean") return String(u)
-  if (u === null) return "null"
-  if (Array.isArray(u)) return "an array"
-  return typeof u === "object" ? "an object" : typeof u
-}
+const describe = providerOptions.describe
 
 const isPlainObject = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u) && !Duration.isDuration(u) &&
@@ -237,14 +209,31 @@ const NonEmptyString = (what: string) =>
 // Never echoes the value: a wrong key is still a secret.
 const secretMessage = (what: string) => `expected ${what} as a non-empty string or a Redacted<string>`
 
-const secret = (what: string): Schema.Schema<Redacted.Redacted<string>, unknown> =>
+// What an HTTP header value may hold (undici refuses anything else when sending, so every call would fail), and a
+// length no credential or header reaches, far below servers' limits on a request's headers (8 to 16 KB in all).
+const headerValuePattern = /^[\t\x20-\x7e\x80-\xff]*$/
+const maxHeaderValue = 8192
+const headerNamePattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+const headerValueProblem = (value: string): string | undefined =>
+  value.length > maxHeaderValue
+    ? `longer than ${maxHeaderValue} characters`
+    : headerValuePattern.test(value)
+    ? undefined
+    : "holds characters an HTTP header cannot carry (a line break, a control character, or one beyond U+00FF)"
+
+const secret = (what: string, header: boolean): Schema.Schema<Redacted.Redacted<string>, unknown> =>
   Schema.transformOrFail(Schema.Unknown, Schema.RedactedFromSelf(Schema.String), {
     strict: true,
     decode: (u, _, ast) => {
-      if (typeof u === "string" && u.length > 0) return ParseResult.succeed(Redacted.make(u))
-      if (Redacted.isRedacted(u)) {
-        const value: unknown = Redacted.value(u)
-        if (typeof value === "string" && value.length > 0) return ParseResult.succeed(u as Redacted.Redacted<string>)
+      const value: unknown = Redacted.isRedacted(u) ? Redacted.value(u) : u
+      if (typeof value === "string" && value.length > 0) {
+        // Never echoes the value: only what is wrong with it.
+        const problem = header ? headerValueProblem(value) : undefined
+        if (problem !== undefined) {
+          return ParseResult.fail(new ParseResult.Type(ast, Redacted.make(u), `${what} ${problem}`))
+        }
+        return ParseResult.succeed(Redacted.isRedacted(u) ? u as Redacted.Redacted<string> : Redacted.make(value))
       }
       return ParseResult.fail(new ParseResult.Type(ast, Redacted.make(u), secretMessage(what)))
     },
@@ -265,8 +254,15 @@ const BaseUrl = Schema.String.annotations({ message: () => "expected the base UR
 )
 
 const Headers = Schema.Record({
-  key: Schema.String,
-  value: Schema.String.annotations({ message: () => "expected a header value as a string" })
+  key: Schema.String.pipe(
+    Schema.filter((name) => headerNamePattern.test(name) || `not an HTTP header name: ${describe(name)}`)
+  ),
+  value: Schema.String.annotations({ message: () => "expected a header value as a string" }).pipe(
+    Schema.filter((value) => {
+      const problem = headerValueProblem(value)
+      return problem === undefined || `the header value ${problem}`
+    })
+  )
 })
 
 const strict = { onExcessProperty: "error", errors: "first" } as const
@@ -353,7 +349,7 @@ const cacheIdentityFields = {
       Schema.NonEmptyString.annotations({ message: () => "identityHeaders must be header names (non-empty strings)" })
     ).annotations({ message: () => "identityHeaders must be an array of header names" })
   ),
-  identitySecret: Schema.optional(secret("the identity secret"))
+  identitySecret: Schema.optional(secret("the identity secret", false))
 }
 
 // a size in bytes or characters: a positive integer, or Infinity for none
@@ -388,7 +384,7 @@ const MemoryCache = Schema.Struct({
 const RedisCache = Schema.Struct({
   ...cacheIdentityFields,
   backend: Schema.Literal("redis"),
-  url: secret("the Redis URL"),
+  url: secret("the Redis URL", false),
   prefix: Schema.optional(Schema.String),
   ttl: Schema.optional(NonNegativeDuration)
 })
@@ -422,7 +418,7 @@ const Cache: Schema.Schema<ResolvedCache, unknown> = Schema.transformOrFail(
  */
 export const Fields = Schema.Struct({
   provider: NonEmptyString("the provider name"),
-  apiKey: Schema.optional(secret("the API key")),
+  apiKey: Schema.optional(secret("the API key", true)),
   baseUrl: Schema.optional(BaseUrl),
   defaultModel: Schema.optional(NonEmptyString("the default model")),
   headers: Schema.optional(Headers),
@@ -440,32 +436,57 @@ const decodeFields = Schema.decodeUnknownEither(Fields, strict)
 // errors
 // ---------------------------------------------------------------------------------------------
 
+const clip = (text: string, max: number): string => text.length > max ? `${text.slice(0, max)}…` : text
+
 const providerOf = (config: unknown): string =>
   Predicate.hasProperty(config, "provider") && typeof config.provider === "string" && config.provider !== ""
-    ? config.provider
+    ? clip(config.provider, 64)
     : "client"
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
   let out = ""
   for (const key of path) {
-    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`
+    const name = typeof key === "number" ? key : clip(String(key), 64)
+    out += typeof name === "number" ? `[${name}]` : out === "" ? name : `.${name}`
   }
   return out
 }
 
-const invalid = (provider: string, param: string | undefined, message: string): InvalidRequestError =>
-  new InvalidRequestError({
+const invalid = (provider: string, param: string | undefined, message: string): InvalidRequestError => {
+  const text = clip(message, 300)
+  return new InvalidRequestError({
     provider,
     source: "client",
     ...(param !== undefined && param !== "" ? { param } : {}),
-    message: param !== undefined && param !== "" ? `invalid config: ${param}: ${message}` : `invalid config: ${message}`
+    message: param !== undefined && param !== "" ? `invalid config: ${param}: ${text}` : `invalid config: ${text}`
   })
+}
 
-const fromParseError = (provider: string, error: ParseResult.ParseError): InvalidRequestError => {
+const fromParseError = (provider: string, error: ParseResult.ParseError, prefix = ""): InvalidRequestError => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-  if (issue === undefined) return invalid(provider, undefined, "rejected")
+  if (issue === undefined) return invalid(provider, prefix === "" ? undefined : prefix, "rejected")
   const message = issue._tag === "Unexpected" ? "unknown field" : issue.message
-  return invalid(provider, formatPath(issue.path), message)
+  const path = formatPath(issue.path)
+  return invalid(provider, prefix === "" ? path : path === "" ? prefix : `${prefix}.${path}`, message)
+}
+
+// A provider's own options: none of the config's own fields (they would be overridden), and what the provider's
+// Schema accepts, when it has one (a misspelt name is an unknown field).
+const decodeOptions = (
+  entry: registry.Entry,
+  options: Readonly<Record<string, unknown>> | undefined
+): Either.Either<Readonly<Record<string, unknown>> | undefined, InvalidRequestError> => {
+  if (options === undefined) return Either.right(undefined)
+  for (const key of Object.keys(options)) {
+    if (providerOptions.commonFields.has(key)) {
+      return Either.left(invalid(entry.name, `options.${key}`, `set ${key} on the config itself, not in options`))
+    }
+  }
+  if (entry.options === undefined) return Either.right(options)
+  const decoded = Schema.decodeUnknownEither(entry.options, strict)(options)
+  return Either.isLeft(decoded)
+    ? Either.left(fromParseError(entry.name, decoded.left, "options"))
+    : Either.right(decoded.right as Readonly<Record<string, unknown>>)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -499,8 +520,12 @@ const readEnvKey = (names: string | ReadonlyArray<string>): Effect.Effect<Option
  * @since 0.1.0
  * @category validation
  */
-export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequestError> =>
+export const resolve = (input: unknown): Effect.Effect<Resolved, InvalidRequestError> =>
   Effect.suspend(() => {
+    // Read once, as plain data: an accessor or a Proxy that throws is reported here, naming the field.
+    const read = snapshot(input)
+    if (read._tag === "Problem") return Effect.fail(invalid("client", read.path, read.reason))
+    const config = read.value
     if (!isPlainObject(config)) {
       return Effect.fail(invalid("client", undefined, `expected an object with a provider, got ${describe(config)}`))
     }
@@ -512,6 +537,8 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
     if (entry.requiresBaseUrl && fields.baseUrl === undefined) {
       return Effect.fail(invalid(entry.name, "baseUrl", `the ${entry.name} provider needs a baseUrl`))
     }
+    const options = decodeOptions(entry, fields.options)
+    if (Either.isLeft(options)) return Effect.fail(options.left)
     const envKey = fields.apiKey === undefined && entry.apiKeyEnv !== undefined
       ? readEnvKey(entry.apiKeyEnv)
       : Effect.succeed(Option.none<Redacted.Redacted<string>>())
@@ -522,6 +549,8 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
         const where = variables !== undefined ? ` (none given, and ${variables} is not set)` : ""
         return Effect.fail(invalid(entry.name, "apiKey", `the ${entry.name} provider needs an API key${where}`))
       }
+      const crossCheck = options.right === undefined ? undefined : entry.check?.(options.right, apiKey)
+      if (crossCheck !== undefined) return Effect.fail(invalid(entry.name, crossCheck[0], crossCheck[1]))
       const connectTimeout = fields.http?.connectTimeout ?? fields.timeout?.connect
       const resolved: Resolved = {
         provider: entry.name,
@@ -534,7 +563,7 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
         limits: fields.limits,
         http: connectTimeout !== undefined ? { ...fields.http, connectTimeout } : fields.http ?? {},
         cache: fields.cache,
-        options: fields.options
+        options: options.right
       }
       return Effect.succeed(resolved)
     })
@@ -548,7 +577,21 @@ export const resolve = (config: unknown): Effect.Effect<Resolved, InvalidRequest
  * @category validation
  */
 export const validate = (config: unknown): Either.Either<Resolved, InvalidRequestError> =>
-  Effect.runSync(Effect.either(resolve(config)))
+  Effect.runSync(Effect.either(resolve(config)).pipe(Effect.catchAllDefect(unreadable)))
+
+// What is left of hostile input after the snapshot (a Proxy posing as a Layer, say) is still the caller's error.
+const unreadable = (defect: unknown) =>
+  Effect.succeed(Either.left(
+    invalid("client", undefined, `the config could not be validated: ${clip(safeText(defect), 200)}`)
+  ))
+
+const safeText = (u: unknown): string => {
+  try {
+    return u instanceof Error ? `${u.name}: ${u.message}` : typeof u === "string" ? u : typeof u
+  } catch {
+    return "an exception"
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // routers
@@ -609,54 +652,52 @@ export interface ResolvedRouter {
  * @since 0.1.0
  * @category validation
  */
-export const isRouterConfig = (config: unknown): config is RouterConfig =>
-  isPlainObject(config) && "providers" in config
-
-const routerFields: ReadonlySet<string> = new Set([
-  "providers",
-  "name",
-  "strategy",
-  "fallbackOn",
-  "cooldown",
-  "hedge",
-  "latencyAlpha",
-  "http",
-  "cache"
-])
-const strategies: ReadonlySet<string> = new Set(["fallback", "round-robin", "weighted", "least-latency", "least-busy"])
+export const isRouterConfig = (config: unknown): config is RouterConfig => {
+  try {
+    return isPlainObject(config) && "providers" in config
+  } catch {
+    return false
+  }
+}
 
 const atMember = (index: number, error: InvalidRequestError): InvalidRequestError => {
   const param = error.param !== undefined ? `providers[${index}].${error.param}` : `providers[${index}]`
   return invalid(error.provider, param, error.message.replace(/^invalid config: (?:[^:]*: )?/, ""))
 }
 
-const positiveOrUndefined = (u: unknown, zeroAllowed: boolean): boolean =>
-  u === undefined || (typeof u === "number" && Number.isFinite(u) && (zeroAllowed ? u >= 0 : u > 0))
-
 /**
  * Validates a router config: each member as a {@link ProviderConfig} (an error names `providers[i].field`), the
- * members' router options, the strategy, and the router's `http` and `cache` (validated as a provider config's).
+ * members' router options (`weight`, `contextWindow`, `rateLimit`), every router option as `Router.make` checks it
+ * (`strategy`, `fallbackOn`, `cooldown`, `hedge`, `latencyAlpha`, `name`; an unknown field is named), and the
+ * router's `http` and `cache` (validated as a provider config's). A config it accepts builds a router.
  *
  * @since 0.1.0
  * @category validation
  */
 export const validateRouter = (config: RouterConfig): Either.Either<ResolvedRouter, InvalidRequestError> => {
-  for (const key in config) {
-    if (!routerFields.has(key)) return Either.left(invalid("router", key, "unknown field"))
+  // Read once, as plain data: an accessor or a Proxy that throws is reported here, naming the field.
+  const read = snapshot(config)
+  if (read._tag === "Problem") return Either.left(invalid("router", read.path, read.reason))
+  try {
+    return checkRouter(read.value)
+  } catch (defect) {
+    return Either.left(
+      invalid("router", undefined, `the config could not be validated: ${clip(safeText(defect), 200)}`)
+    )
   }
-  const name = config.name ?? "router"
-  const providers: unknown = config.providers
+}
+
+const checkRouter = (config: unknown): Either.Either<ResolvedRouter, InvalidRequestError> => {
+  if (!isPlainObject(config)) {
+    return Either.left(invalid("router", undefined, `expected a router config, got ${describe(config)}`))
+  }
+  const { cache, http, providers, ...routerOptions } = config
+  // Every router option, checked as `Router.make` checks them (an unknown field is named).
+  const options = Router.validateOptions(routerOptions)
+  if (Either.isLeft(options)) return Either.left(options.left)
+  const name = options.right.name ?? "router"
   if (!Array.isArray(providers) || providers.length === 0) {
     return Either.left(invalid(name, "providers", "expected a non-empty array of provider configs"))
-  }
-  if (config.strategy !== undefined && !strategies.has(config.strategy)) {
-    return Either.left(
-      invalid(
-        name,
-        "strategy",
-        `expected one of ${Array.from(strategies).join(", ")}, got ${describe(config.strategy)}`
-      )
-    )
   }
   const members: Array<ResolvedRouter["members"][number]> = []
   const seen = new Map<string, number>()
@@ -664,33 +705,24 @@ export const validateRouter = (config: RouterConfig): Either.Either<ResolvedRout
     if (!isPlainObject(member)) {
       return Either.left(invalid(name, `providers[${index}]`, `expected a provider config, got ${describe(member)}`))
     }
-    const { contextWindow, name: memberName, rateLimit, weight, ...rest } = member as unknown as RouterMemberConfig
+    const { contextWindow, name: memberName, rateLimit, weight, ...rest } = member
     if ("http" in rest || "cache" in rest) {
       const field = "http" in rest ? "http" : "cache"
       return Either.left(
         invalid(name, `providers[${index}].${field}`, `set ${field} on the router config, not on a member`)
       )
     }
-    if (!positiveOrUndefined(weight, true)) {
-      return Either.left(invalid(name, `providers[${index}].weight`, "must be a non-negative number"))
-    }
-    if (!positiveOrUndefined(contextWindow, false)) {
-      return Either.left(invalid(name, `providers[${index}].contextWindow`, "must be a positive number"))
-    }
-    if (
-      rateLimit !== undefined &&
-      (!isPlainObject(rateLimit) || !positiveOrUndefined(rateLimit.requestsPerMinute, false) ||
-        !positiveOrUndefined(rateLimit.tokensPerMinute, false) ||
-        (rateLimit.onExceeded !== undefined && rateLimit.onExceeded !== "delay" && rateLimit.onExceeded !== "fail"))
-    ) {
+    if (memberName !== undefined && (typeof memberName !== "string" || memberName === "")) {
       return Either.left(
-        invalid(
-          name,
-          `providers[${index}].rateLimit`,
-          "expected { requestsPerMinute, tokensPerMinute } as positive numbers and onExceeded as \"delay\" or \"fail\""
-        )
+        invalid(name, `providers[${index}].name`, `expected a non-empty string, got ${describe(memberName)}`)
       )
     }
+    const memberOptions = Router.validateMemberOptions(
+      { weight, contextWindow, rateLimit },
+      name,
+      `providers[${index}]`
+    )
+    if (Either.isLeft(memberOptions)) return Either.left(memberOptions.left)
     const resolved = validate(rest)
     if (Either.isLeft(resolved)) return Either.left(atMember(index, resolved.left))
     const base = memberName ?? resolved.right.provider
@@ -699,12 +731,11 @@ export const validateRouter = (config: RouterConfig): Either.Either<ResolvedRout
     members.push({
       name: count === 0 ? base : `${base}-${count + 1}`,
       config: resolved.right,
-      options: { weight, contextWindow, rateLimit }
+      options: memberOptions.right
     })
   }
-  const shared = decodeFields({ provider: members[0]!.config.provider, http: config.http, cache: config.cache })
+  const shared = decodeFields({ provider: members[0]!.config.provider, http, cache })
   if (Either.isLeft(shared)) return Either.left(fromParseError(name, shared.left))
-  const { cache: _cache, http: _http, providers: _providers, ...options } = config
   return Either.right({
     provider: name,
     baseUrl: undefined,
@@ -712,6 +743,6 @@ export const validateRouter = (config: RouterConfig): Either.Either<ResolvedRout
     http: shared.right.http ?? {},
     cache: shared.right.cache,
     members,
-    options: { ...options, name }
+    options: { ...options.right, name }
   })
 }

@@ -20,6 +20,7 @@ import { type Http, type InvalidRequestError, type LlmProvider, Router } from "@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import type * as Schema from "effect/Schema"
 import * as registry from "./internal/clientRegistry.js"
 import * as ProviderConfig from "./ProviderConfig.js"
 
@@ -40,6 +41,9 @@ export type Make = (
  *   `ConfigProvider`, the environment by default).
  * - `requiresApiKey` (default `true`): a config with no key, given or found, is rejected naming `apiKey`.
  * - `requiresBaseUrl` (default `false`): a config with no `baseUrl` is rejected naming `baseUrl`.
+ * - `options`: the Schema of the provider's own `config.options`, decoded with unknown fields rejected (a misspelt
+ *   option is named: `options.regoin`); `make` receives the decoded options. Without it they are passed on as given.
+ *   In every case, the config's own fields (`baseUrl`, `timeout`, …) are refused inside `options`.
  *
  * @since 0.1.0
  * @category models
@@ -48,6 +52,7 @@ export interface Requirements {
   readonly apiKeyEnv?: string | ReadonlyArray<string> | undefined
   readonly requiresApiKey?: boolean | undefined
   readonly requiresBaseUrl?: boolean | undefined
+  readonly options?: Schema.Schema<any, any> | undefined
 }
 
 /**

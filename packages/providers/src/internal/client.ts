@@ -3,10 +3,11 @@
  * into a resolved value or our own error (never a `FiberFailure`), linking `AbortSignal`s to fiber interruption,
  * and a pull-driven async iterator over a chunk stream.
  */
-import { InvalidRequestError, type LlmError, type LlmProvider } from "@llm-api-router/core"
+import { InvalidRequestError, type LlmError, type LlmProvider, ResponseCache } from "@llm-api-router/core"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
@@ -123,6 +124,106 @@ export class Runner {
 }
 
 const noop = () => {}
+
+// ---------------------------------------------------------------------------------------------
+// per-call options
+// ---------------------------------------------------------------------------------------------
+
+/** Per-call options, checked. */
+export interface CallOptions {
+  readonly signal: AbortSignal | undefined
+  readonly cache: false | ResponseCache.CallOptions | undefined
+}
+
+const noOptions: CallOptions = { signal: undefined, cache: undefined }
+
+const badOption = (provider: string, param: string, message: string): InvalidRequestError =>
+  new InvalidRequestError({
+    provider,
+    source: "client",
+    param,
+    message: `invalid request options: ${param}: ${message}`
+  })
+
+const isRecord = (u: unknown): u is Record<string, unknown> => {
+  if (typeof u !== "object" || u === null) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+// What the runner uses of a signal; an `AbortSignal` of another realm (jsdom) passes too.
+const isAbortSignal = (u: unknown): u is AbortSignal =>
+  u instanceof AbortSignal || (typeof u === "object" && u !== null &&
+    typeof (u as AbortSignal).aborted === "boolean" &&
+    typeof (u as AbortSignal).addEventListener === "function" &&
+    typeof (u as AbortSignal).removeEventListener === "function")
+
+/**
+ * Checks the per-call options of `create`: `{ signal, cache }`, each optional. Never throws: an accessor or a Proxy
+ * that throws is a bad option too.
+ *
+ * @internal
+ */
+export const readOptions = (provider: string, options: unknown): Either.Either<CallOptions, InvalidRequestError> => {
+  if (options === undefined) return Either.right(noOptions)
+  let at = "options"
+  try {
+    if (!isRecord(options)) {
+      return Either.left(badOption(provider, "options", "expected an object such as { signal, cache }"))
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== "signal" && key !== "cache") {
+        return Either.left(
+          badOption(provider, `options.${key.slice(0, 64)}`, "unknown option; expected signal or cache")
+        )
+      }
+    }
+    at = "options.signal"
+    const signal: unknown = options.signal
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return Either.left(badOption(provider, "options.signal", "expected an AbortSignal"))
+    }
+    at = "options.cache"
+    const cache: unknown = options.cache
+    if (cache === undefined || cache === false) return Either.right({ signal, cache })
+    const checked = ResponseCache.validateCallOptions(cache, provider, "options.cache")
+    if (Either.isLeft(checked)) return Either.left(checked.left)
+    return Either.right({ signal, cache: checked.right })
+  } catch {
+    return Either.left(badOption(provider, at, "reading it threw"))
+  }
+}
+
+/**
+ * Splits `create`'s params into `stream` and the request. `undefined` when the params cannot be split (not an
+ * object, or reading them throws): they then go to validation as they are, which words what is wrong.
+ *
+ * @internal
+ */
+export const splitStream = (
+  provider: string,
+  params: unknown
+): Either.Either<{ readonly stream: boolean; readonly request: unknown }, InvalidRequestError> | undefined => {
+  if (typeof params !== "object" || params === null) return undefined
+  let stream: unknown
+  let request: Record<string, unknown>
+  try {
+    ;({ stream, ...request } = params as Record<string, unknown>)
+  } catch {
+    return undefined
+  }
+  if (stream !== undefined && stream !== null && typeof stream !== "boolean") {
+    return Either.left(
+      new InvalidRequestError({
+        provider,
+        source: "client",
+        param: "stream",
+        message: "invalid request: stream: expected a boolean"
+      })
+    )
+  }
+  return Either.right({ stream: stream === true, request })
+}
 
 type Outcome<A> = { readonly _tag: "Value"; readonly value: A } | { readonly _tag: "Done" } | {
   readonly _tag: "Error"

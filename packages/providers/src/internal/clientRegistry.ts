@@ -6,6 +6,7 @@
 import { type Http, InvalidRequestError, type LlmProvider } from "@llm-api-router/core"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import type * as Schema from "effect/Schema"
 import * as Aliyun from "../Aliyun.js"
 import * as Anthropic from "../Anthropic.js"
 import * as DeepSeek from "../DeepSeek.js"
@@ -16,6 +17,7 @@ import * as OpenAiCompatible from "../OpenAiCompatible.js"
 import * as OpenRouter from "../OpenRouter.js"
 import type { Resolved } from "../ProviderConfig.js"
 import * as Zhipu from "../Zhipu.js"
+import * as providerOptions from "./providerOptions.js"
 
 /** @internal */
 export type Make = (config: Resolved) => Layer.Layer<LlmProvider.LlmProvider, InvalidRequestError, Http.HttpClient>
@@ -28,6 +30,8 @@ export interface Requirements {
   readonly requiresApiKey?: boolean | undefined
   /** Whether a config without a `baseUrl` is rejected. Default `false`. */
   readonly requiresBaseUrl?: boolean | undefined
+  /** The Schema of the provider's own `options`; without one they are passed on unchecked. */
+  readonly options?: Schema.Schema<any, any> | undefined
 }
 
 /** @internal */
@@ -37,6 +41,14 @@ export interface Entry {
   readonly apiKeyEnv: string | ReadonlyArray<string> | undefined
   readonly requiresApiKey: boolean
   readonly requiresBaseUrl: boolean
+  readonly options: Schema.Schema<any, any> | undefined
+  /** A check across the decoded options and the key (the built-ins'): the param and message of a problem. */
+  readonly check:
+    | ((
+      options: Readonly<Record<string, unknown>>,
+      apiKey: Redacted.Redacted<string> | undefined
+    ) => readonly [string, string] | undefined)
+    | undefined
 }
 
 const entries = new Map<string, Entry>()
@@ -48,7 +60,22 @@ export const set = (name: string, make: Make, requirements: Requirements = {}): 
     make,
     apiKeyEnv: requirements.apiKeyEnv,
     requiresApiKey: requirements.requiresApiKey ?? true,
-    requiresBaseUrl: requirements.requiresBaseUrl ?? false
+    requiresBaseUrl: requirements.requiresBaseUrl ?? false,
+    options: requirements.options,
+    check: undefined
+  })
+}
+
+// A built-in: its options Schema and cross-field check come from `providerOptions`.
+const builtin = (name: string, make: Make, requirements: Requirements): void => {
+  entries.set(name, {
+    name,
+    make,
+    apiKeyEnv: requirements.apiKeyEnv,
+    requiresApiKey: requirements.requiresApiKey ?? true,
+    requiresBaseUrl: requirements.requiresBaseUrl ?? false,
+    options: providerOptions.schemas[name],
+    check: providerOptions.crossChecks[name]
   })
 }
 
@@ -59,15 +86,17 @@ export const get = (name: string): Entry | undefined => entries.get(name)
 export const names = (): ReadonlyArray<string> => Array.from(entries.keys())
 
 /** @internal */
-export const unknownProvider = (name: string): InvalidRequestError =>
-  new InvalidRequestError({
-    provider: name,
+export const unknownProvider = (name: string): InvalidRequestError => {
+  const shown = name.length > 64 ? `${JSON.stringify(name.slice(0, 64))}…` : JSON.stringify(name)
+  return new InvalidRequestError({
+    provider: name.length > 64 ? `${name.slice(0, 64)}…` : name,
     source: "client",
     param: "provider",
-    message: `invalid config: provider: unknown provider ${JSON.stringify(name)}; the known ones are ${
+    message: `invalid config: provider: unknown provider ${shown}; the known ones are ${
       names().map((known) => JSON.stringify(known)).join(", ")
     }`
   })
+}
 
 /**
  * The options every provider module shares, from a resolved config: what a registration passes on to its
@@ -141,29 +170,33 @@ export const withBaseUrl = (config: Resolved, f: (baseUrl: string) => ReturnType
   config.baseUrl === undefined ? missing(config.provider, "baseUrl") : f(config.baseUrl)
 
 // The built-in providers, one registration each: how to build the layer, where the key comes from.
-set("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...c.options, ...commonOptions(c), apiKey })), {
+builtin("openai", (c) => withApiKey(c, (apiKey) => OpenAi.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "OPENAI_API_KEY"
 })
-set("openrouter", (c) => withApiKey(c, (apiKey) => OpenRouter.layer({ ...c.options, ...commonOptions(c), apiKey })), {
-  apiKeyEnv: "OPENROUTER_API_KEY"
-})
-set("deepseek", (c) => withApiKey(c, (apiKey) => DeepSeek.layer({ ...c.options, ...commonOptions(c), apiKey })), {
+builtin(
+  "openrouter",
+  (c) => withApiKey(c, (apiKey) => OpenRouter.layer({ ...c.options, ...commonOptions(c), apiKey })),
+  {
+    apiKeyEnv: "OPENROUTER_API_KEY"
+  }
+)
+builtin("deepseek", (c) => withApiKey(c, (apiKey) => DeepSeek.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "DEEPSEEK_API_KEY"
 })
-set("zhipu", (c) => withApiKey(c, (apiKey) => Zhipu.layer({ ...c.options, ...commonOptions(c), apiKey })), {
+builtin("zhipu", (c) => withApiKey(c, (apiKey) => Zhipu.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "ZHIPUAI_API_KEY"
 })
-set("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...c.options, ...commonOptions(c), apiKey })), {
+builtin("anthropic", (c) => withApiKey(c, (apiKey) => Anthropic.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "ANTHROPIC_API_KEY"
 })
-set("gemini", (c) => withApiKey(c, (apiKey) => Gemini.layer({ ...c.options, ...commonOptions(c), apiKey })), {
+builtin("gemini", (c) => withApiKey(c, (apiKey) => Gemini.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: ["GEMINI_API_KEY", "GOOGLE_API_KEY"]
 })
-set("aliyun", (c) => withApiKey(c, (apiKey) => Aliyun.layer({ ...c.options, ...commonOptions(c), apiKey })), {
+builtin("aliyun", (c) => withApiKey(c, (apiKey) => Aliyun.layer({ ...c.options, ...commonOptions(c), apiKey })), {
   apiKeyEnv: "DASHSCOPE_API_KEY"
 })
 // No key needed; without a baseUrl, OLLAMA_BASE_URL or OLLAMA_HOST, else localhost.
-set(
+builtin(
   "ollama",
   (c) =>
     Layer.mapError(
@@ -178,7 +211,7 @@ set(
     ),
   { apiKeyEnv: "OLLAMA_API_KEY", requiresApiKey: false }
 )
-set(
+builtin(
   "openai-compatible",
   (c) => withBaseUrl(c, (baseUrl) => OpenAiCompatible.layer({ ...c.options, ...commonOptions(c), baseUrl })),
   {
