@@ -29,6 +29,7 @@ import {
   ChatStream,
   Http,
   InvalidRequestError,
+  isLlmError,
   LlmProvider,
   ResponseCache,
   Structured,
@@ -259,6 +260,25 @@ const withCacheOptions = <X extends Effect.Effect<any, any, any> | Stream.Stream
   return cache === false ? ResponseCache.skip(self) : ResponseCache.withOptions(self, cache)
 }
 
+// Params read while building the call (a tool list, a schema) may be hostile: a throw there rejects, as our error.
+const safely = <A>(provider: string, f: () => Promise<A>): Promise<A> => {
+  try {
+    return f()
+  } catch (e) {
+    return Promise.reject(
+      isLlmError(e) ? e : new InvalidRequestError({
+        provider,
+        source: "client",
+        message: "invalid request: the params could not be read"
+      })
+    )
+  }
+}
+
+// The params' own fields, read once (a Proxy or an accessor that throws does so here, inside `safely`); what is not an
+// object becomes an empty one, which validation then rejects for its missing messages.
+const readParams = (params: unknown): any => typeof params === "object" && params !== null ? { ...params } : {}
+
 // Validation must not throw out of the constructor with anything but our error.
 const validateConfig = (
   config: unknown
@@ -379,14 +399,28 @@ export class Client implements AsyncDisposable {
       const iterator = new ChunkIterator(runner, withCacheOptions(LlmProvider.stream(request), checked.right), signal)
       return iterator.start().then(() => makeStream(iterator))
     }
-    const parse = <A>(params: ChatCompletionParseParams<A>, options?: RequestOptions) =>
-      runner.run(withCacheOptions(Effect.map(Structured.generate(params), parsedCompletion), options), options?.signal)
-    const runTools = (params: RunToolsParams, options?: RequestOptions) => {
-      const { tools, ...rest } = params ?? {} as RunToolsParams
-      return runner.run(
-        withCacheOptions(Toolkit.run({ ...rest, toolkit: toolkitOf(tools) }), options),
-        options?.signal
-      )
+    const parse = <A>(params: ChatCompletionParseParams<A>, options?: unknown) => {
+      const checked = readOptions(provider, options)
+      if (Either.isLeft(checked)) return Promise.reject(checked.left)
+      return safely(provider, () =>
+        runner.run(
+          withCacheOptions(
+            Effect.map(Structured.generate(readParams(params)), parsedCompletion),
+            checked.right
+          ),
+          checked.right.signal
+        ))
+    }
+    const runTools = (params: RunToolsParams, options?: unknown) => {
+      const checked = readOptions(provider, options)
+      if (Either.isLeft(checked)) return Promise.reject(checked.left)
+      return safely(provider, () => {
+        const { tools, ...rest } = readParams(params)
+        return runner.run(
+          withCacheOptions(Toolkit.run({ ...rest, toolkit: toolkitOf(tools) }), checked.right),
+          checked.right.signal
+        )
+      })
     }
     this.chat = { completions: { create, parse, runTools } as Completions }
     this.embeddings = {

@@ -17,8 +17,13 @@ import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 
 const KEY = "sk-fuzz-0123456789"
+
+// A property's verdict is on behaviour: on a loaded machine its few thousand calls may take long, and that is no
+// failure.
+const fuzzTimeout = 180_000
 
 let server: FakeServer.FakeServer
 
@@ -394,7 +399,7 @@ describe("every input ends in a success or a tagged error", () => {
     // both verdicts are reached often enough for the property to mean something
     assert.isAbove(successes, 150)
     assert.isAbove(rejections, 600)
-  })
+  }, fuzzTimeout)
 
   it("embeddings requests", async () => {
     const clients = makeClients()
@@ -417,7 +422,7 @@ describe("every input ends in a success or a tagged error", () => {
     } finally {
       await closeAll(clients)
     }
-  })
+  }, fuzzTimeout)
 
   it("per-call options", async () => {
     const clients = makeClients()
@@ -466,7 +471,7 @@ describe("every input ends in a success or a tagged error", () => {
     } finally {
       await closeAll(clients)
     }
-  })
+  }, fuzzTimeout)
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -619,7 +624,34 @@ describe("every config is rejected by new Client naming the field, or answers a 
     )
     assert.isAbove(constructed, 60)
     assert.isAbove(rejected, 150)
-  })
+  }, fuzzTimeout)
+})
+
+describe("parse and runTools", () => {
+  it("end in a success or a tagged error whatever their params", async () => {
+    await using client = new Client(base())
+    const Answer = Schema.Struct({ text: Schema.String })
+    const params = fc.oneof(
+      fc.constant({ messages: [{ role: "user", content: "hi" }], schema: Answer }),
+      hostile,
+      fc.tuple(fc.constantFrom("messages", "schema", "tools", "maxSteps", "repair"), hostile).map(([key, value]) => ({
+        messages: [{ role: "user", content: "hi" }],
+        schema: Answer,
+        tools: [{ name: "f", parameters: { type: "object" }, run: async () => "ok" }],
+        [key]: value
+      }))
+    )
+    await fc.assert(
+      fc.asyncProperty(params, fc.boolean(), async (generated, tools) => {
+        const p = materialize(generated)
+        const outcome = tools
+          ? await settle("runTools", () => (client.chat.completions.runTools as any)(p))
+          : await settle("parse", () => (client.chat.completions.parse as any)(p))
+        if (outcome._tag === "Failure") assertOurs(outcome.error, tools ? "runTools" : "parse")
+      }),
+      { numRuns: 120, seed: 16, endOnFailure: true }
+    )
+  }, fuzzTimeout)
 })
 
 describe("the cases the fuzz found, one by one", () => {
