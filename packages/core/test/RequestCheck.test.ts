@@ -75,6 +75,7 @@ const message = FastCheck.record({
   refusal: rare(),
   reasoning_content: rare(),
   cache_control: rare({ type: "ephemeral" }, { type: "forever" }, { type: "ephemeral", ttl: "1d" }),
+  is_error: FastCheck.oneof({ weight: 6, arbitrary: FastCheck.constant(undefined) }, anyOf(true, "yes")),
   extra: rare()
 }, { requiredKeys: ["role"] })
 
@@ -144,6 +145,13 @@ describe("the fast request check", () => {
       }
     ]
     for (const request of requests) assert.isTrue(isPlainChatRequest(request))
+  })
+
+  it("checks the fields the Schema types, even where they are additions (is_error on a tool result)", () => {
+    const tool = (extra: object) => ({ messages: [{ role: "tool", tool_call_id: "call_1", content: "x", ...extra }] })
+    assert.isTrue(isPlainChatRequest(tool({ is_error: true })))
+    assert.isFalse(isPlainChatRequest(tool({ is_error: "yes" })))
+    assert.isTrue(Either.isLeft(decode(tool({ is_error: "yes" }))))
   })
 })
 

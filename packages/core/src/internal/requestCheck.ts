@@ -102,7 +102,7 @@ const isKnownMessage = (u: Json): boolean => {
     }
     case "tool":
       return typeof u.content === "string" && typeof u.tool_call_id === "string" && u.tool_call_id.length > 0 &&
-        u.name === undefined && u.tool_calls === undefined && u.refusal === undefined &&
+        optionalBoolean(u.is_error) && u.name === undefined && u.tool_calls === undefined && u.refusal === undefined &&
         u.reasoning_content === undefined
     default:
       return false
