@@ -1,9 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as util from "node:util"
 import { ProviderError, RateLimitError, RetryExhausted } from "../src/LlmError.js"
+import * as LlmProvider from "../src/LlmProvider.js"
 import * as Secrets from "../src/Secrets.js"
+import { recordingTracer } from "./tracing.js"
 
 const KEY = "sk-live-9f8e7d6c5b4a"
 
@@ -118,4 +122,46 @@ describe("Secrets", () => {
     const foreign = { _tag: "X", message: KEY }
     assert.strictEqual(secrets.scrubError(foreign), foreign)
   })
+
+  it.effect("LlmProvider.make scrubs a provider's errors, and what the response puts in the call's span", () =>
+    Effect.gen(function*() {
+      const secrets = Secrets.make([KEY])
+      let fail = false
+      const provider = LlmProvider.make({
+        info: {
+          name: "p",
+          defaultModel: "m",
+          capabilities: { streaming: true, tools: true, embeddings: true, vision: true, jsonSchema: true }
+        },
+        retry: false,
+        secrets,
+        chat: () =>
+          fail
+            ? Effect.fail(new ProviderError({ provider: "p", message: `p: echoed ${KEY}`, requestId: KEY }))
+            : Effect.succeed({
+              id: `id-${KEY}`,
+              object: "chat.completion" as const,
+              created: 0,
+              model: `model-${KEY}`,
+              choices: [{
+                index: 0,
+                message: { role: "assistant" as const, content: "ok" },
+                finish_reason: "stop" as const
+              }]
+            }),
+        stream: () => Stream.fail(new ProviderError({ provider: "p", message: `p: event ${KEY}` }))
+      })
+      const { spans, tracer } = yield* recordingTracer
+      const hi = { messages: [{ role: "user" as const, content: "hi" }] }
+      yield* provider.chat(hi).pipe(Effect.withTracer(tracer))
+      fail = true
+      const failed = yield* Effect.flip(provider.chat(hi))
+      const streamed = yield* Effect.flip(Stream.runDrain(provider.stream(hi)))
+      assert.strictEqual(failed.message, "p: echoed [REDACTED]")
+      assert.strictEqual(failed.requestId, "[REDACTED]")
+      assert.strictEqual(streamed.message, "p: event [REDACTED]")
+      const attributes = spans.find((span) => span.name === "LlmProvider.chat")!.attributes
+      assert.strictEqual(attributes.get("gen_ai.response.id"), "id-[REDACTED]")
+      assert.strictEqual(attributes.get("gen_ai.response.model"), "model-[REDACTED]")
+    }))
 })
