@@ -8,7 +8,7 @@
  * not cache anything itself). With ANTHROPIC_API_KEY set, the real service (the prefix must be at least 1,024 tokens
  * long for Anthropic to cache it).
  *
- *   pnpm exec tsx --conditions=source examples/prompt-caching.ts
+ *   pnpm exec tsx --conditions=@llm-api-router/source examples/prompt-caching.ts
  */
 import type { ChatMessage } from "@llm-api-router/core"
 import { Client } from "@llm-api-router/providers"
