@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import * as dialect from "./internal/deepseek/dialect.js"
+import * as dialect from "./internal/chat-completions/dialects/deepseek.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
 /**

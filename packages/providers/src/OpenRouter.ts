@@ -13,8 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as dialect from "./internal/chat-completions/dialects/openrouter.js"
 import * as codec from "./internal/openai/codec.js"
-import * as dialect from "./internal/openrouter/dialect.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
 /**

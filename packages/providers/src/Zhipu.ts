@@ -14,9 +14,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as dialect from "./internal/chat-completions/dialects/zhipu.js"
+import * as Jwt from "./internal/chat-completions/dialects/zhipuJwt.js"
 import * as codec from "./internal/openai/codec.js"
-import * as dialect from "./internal/zhipu/dialect.js"
-import * as Jwt from "./internal/zhipu/jwt.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
 /**

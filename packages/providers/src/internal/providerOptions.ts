@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { splitKey } from "./zhipu/jwt.js"
+import { splitKey } from "./chat-completions/dialects/zhipuJwt.js"
 
 const durationMessage = "expected a non-negative duration: a Duration, a number of milliseconds, or a string such " +
   "as \"30 seconds\""

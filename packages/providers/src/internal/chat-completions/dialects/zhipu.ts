@@ -17,7 +17,7 @@ import {
   ProviderError,
   QuotaExceededError
 } from "@llm-api-router/core"
-import { errorFields, type ErrorInfo, rateLimited } from "../errors.js"
+import { errorFields, type ErrorInfo, rateLimited } from "../../errors.js"
 
 const invalid = (info: ErrorInfo, param?: string) =>
   new InvalidRequestError({

@@ -6,7 +6,7 @@
  */
 import { type LlmError, type LlmProvider, ProviderError, QuotaExceededError } from "@llm-api-router/core"
 import type { FinishReason } from "@llm-api-router/core"
-import { errorFields, type ErrorInfo } from "../errors.js"
+import { errorFields, type ErrorInfo } from "../../errors.js"
 
 /** How `reasoning_content` of replayed assistant turns is sent (see `DeepSeek.Options.reasoningReplay`). */
 export type ReasoningReplay = "toolCalls" | "strip" | "keep"

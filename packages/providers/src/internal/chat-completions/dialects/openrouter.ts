@@ -17,8 +17,8 @@ import {
   Retry
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import { errorFields, type ErrorInfo } from "../errors.js"
-import type { ErrorBody } from "../openai/codec.js"
+import { errorFields, type ErrorInfo } from "../../errors.js"
+import type { ErrorBody } from "../../openai/codec.js"
 
 type Json = Record<string, unknown>
 
