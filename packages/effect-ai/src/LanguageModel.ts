@@ -7,6 +7,12 @@
  * provider's structured-output mode (`LlmProvider.structuredOutputMode`); reasoning, usage (cached and reasoning
  * tokens included) and finish reasons back. Failures are `AiError`s whose `cause` is our error (see `ErrorMapping`).
  *
+ * Signed reasoning survives a `Chat` loop: `@effect/ai` keeps only a reasoning part's text when an answer becomes the
+ * next prompt, so the model remembers the signed thinking blocks (Anthropic) and `reasoning_details` (OpenRouter) of
+ * its last 512 answers by their reasoning text, and sends them back with a turn whose reasoning is that text. They are
+ * also on the answer's reasoning part (a stream: its `finish` part) as `metadata["llm-api-router"]`, and a prompt's
+ * reasoning part that carries them in `options["llm-api-router"]` sends those.
+ *
  * @example
  * ```ts
  * import { LanguageModel } from "@effect/ai"
@@ -36,6 +42,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { toAiError } from "./ErrorMapping.js"
+import * as Replay from "./internal/replay.js"
 import * as Request from "./internal/request.js"
 import * as Parts from "./internal/response.js"
 import * as StreamParts from "./internal/stream.js"
@@ -95,6 +102,7 @@ export const make = (
   Effect.gen(function*() {
     const provider = yield* LlmProvider.LlmProvider
     const info = provider.info
+    const memo = Replay.makeMemo()
     const origin = (method: string) => ({ method, url: info.baseUrl })
 
     const requestDefaults = Effect.map(
@@ -103,7 +111,7 @@ export const make = (
     )
 
     const planned = (method: string, options: LanguageModel.ProviderOptions) =>
-      Effect.flatMap(requestDefaults, (config) => Request.plan(method, options, info, config))
+      Effect.flatMap(requestDefaults, (config) => Request.plan(method, options, info, config, memo))
 
     const generateText = (
       options: LanguageModel.ProviderOptions
@@ -111,7 +119,7 @@ export const make = (
       Effect.flatMap(planned("generateText", options), ({ request, structured }) =>
         provider.chat(request).pipe(
           Effect.mapError((error) => toAiError(error, origin("generateText"))),
-          Effect.flatMap((completion) => Parts.partsOf("generateText", completion, structured))
+          Effect.flatMap((completion) => Parts.partsOf("generateText", completion, structured, memo))
         ))
 
     const streamText = (
@@ -119,7 +127,7 @@ export const make = (
     ): Stream.Stream<Response.StreamPartEncoded, AiError.AiError> =>
       Stream.unwrap(Effect.map(planned("streamText", options), ({ request }) =>
         Stream.suspend(() => {
-          const translator = StreamParts.makeTranslator("streamText")
+          const translator = StreamParts.makeTranslator("streamText", memo)
           return provider.stream(request).pipe(
             Stream.mapError((error): AiError.AiError => toAiError(error, origin("streamText"))),
             Stream.mapConcatEffect((chunk) => translator.chunk(chunk)),

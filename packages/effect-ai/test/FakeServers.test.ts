@@ -201,6 +201,118 @@ describe("over Anthropic's protocol (FakeAnthropic)", () => {
       assert.include(JSON.stringify(result.content), "celsius")
     }))
 
+  const thinkingAnswer = {
+    id: "msg_1",
+    type: "message",
+    role: "assistant",
+    model: "claude-test",
+    content: [
+      { type: "thinking", thinking: "The user wants Paris's weather.", signature: "sig-paris-1" },
+      { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } }
+    ],
+    stop_reason: "tool_use",
+    usage: { input_tokens: 10, output_tokens: 5 }
+  }
+  const finalAnswer = {
+    id: "msg_2",
+    type: "message",
+    role: "assistant",
+    model: "claude-test",
+    content: [{ type: "text", text: "It is 5 degrees." }],
+    stop_reason: "end_turn",
+    usage: { input_tokens: 20, output_tokens: 5 }
+  }
+  /** The assistant turn replayed in the loop's second request. */
+  const replayedTurn = (server: FakeServer.FakeServer) =>
+    sent(server, 1).messages.find((message: any) => message.role === "assistant").content
+
+  it.scoped("a Chat tool loop with thinking: the signed thinking block goes back, signature and all", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      server.enqueue(FakeAnthropic.jsonReply(thinkingAnswer))
+      server.enqueue(FakeAnthropic.jsonReply(finalAnswer))
+      const { response, steps } = yield* toolLoop("Paris").pipe(
+        Effect.provide(layerFor(server)),
+        Effect.provide(WeatherHandlers)
+      )
+      assert.strictEqual(steps, 2)
+      assert.strictEqual(response.text, "It is 5 degrees.")
+      const turn = replayedTurn(server)
+      assert.deepStrictEqual(turn[0], {
+        type: "thinking",
+        thinking: "The user wants Paris's weather.",
+        signature: "sig-paris-1"
+      })
+      assert.strictEqual(turn[1].type, "tool_use")
+    }))
+
+  it.scoped("a streamed Chat tool loop with thinking: the block assembled from the stream goes back signed", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      server.enqueue(FakeAnthropic.streamReply([
+        { type: "message_start", message: { ...thinkingAnswer, content: [], stop_reason: null } },
+        { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } },
+        { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "Oslo, " } },
+        { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "then the tool." } },
+        { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "sig-oslo" } },
+        { type: "content_block_stop", index: 0 },
+        {
+          type: "content_block_start",
+          index: 1,
+          content_block: { type: "tool_use", id: "toolu_9", name: "get_weather", input: {} }
+        },
+        {
+          type: "content_block_delta",
+          index: 1,
+          delta: { type: "input_json_delta", partial_json: "{\"city\":\"Oslo\"}" }
+        },
+        { type: "content_block_stop", index: 1 },
+        { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 7 } },
+        { type: "message_stop" }
+      ]))
+      server.enqueue(FakeAnthropic.jsonReply(finalAnswer))
+      const turn = yield* Effect.gen(function*() {
+        const chat = yield* Chat.fromPrompt("Oslo")
+        const parts = Chunk.toArray(
+          yield* Stream.runCollect(chat.streamText({ prompt: Prompt.empty, toolkit: Weather }))
+        )
+        const finish = parts.find((part) => part.type === "finish")!
+        assert.deepStrictEqual((finish.metadata as any)["llm-api-router"].thinking_blocks, [
+          { type: "thinking", thinking: "Oslo, then the tool.", signature: "sig-oslo" }
+        ])
+        yield* chat.generateText({ prompt: Prompt.empty, toolkit: Weather })
+        return replayedTurn(server)
+      }).pipe(Effect.provide(layerFor(server)), Effect.provide(WeatherHandlers))
+      assert.deepStrictEqual(turn[0], { type: "thinking", thinking: "Oslo, then the tool.", signature: "sig-oslo" })
+      assert.deepStrictEqual([turn[1].type, turn[1].id], ["tool_use", "toolu_9"])
+    }))
+
+  it.scoped("a prompt's reasoning part that carries thinking blocks in its options sends them", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      server.enqueue(FakeAnthropic.jsonReply(finalAnswer))
+      const block = { type: "thinking", thinking: "Earlier thought.", signature: "sig-given" }
+      yield* LanguageModel.generateText({
+        prompt: Prompt.make([
+          { role: "user", content: "Rome" },
+          {
+            role: "assistant",
+            content: [
+              {
+                type: "reasoning",
+                text: "Earlier thought.",
+                options: { "llm-api-router": { thinking_blocks: [block] } }
+              },
+              { type: "text", text: "Sunny." }
+            ]
+          },
+          { role: "user", content: "And tomorrow?" }
+        ])
+      }).pipe(Effect.provide(layerFor(server)))
+      const assistant = sent(server, 0).messages.find((message: any) => message.role === "assistant")
+      assert.deepStrictEqual(assistant.content[0], block)
+    }))
+
   it.scoped("streamText with a toolkit: tool-params parts, the call, the handler's result", () =>
     Effect.gen(function*() {
       const server = yield* FakeServer.make({ handler: FakeAnthropic.responder() })

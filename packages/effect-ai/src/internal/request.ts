@@ -19,6 +19,8 @@ import { LlmProvider } from "@llm-api-router/core"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import { module } from "../ErrorMapping.js"
+import type { ReplayFields, ReplayMemo } from "./replay.js"
+import { appendReplayFields, replayFieldsOf } from "./replay.js"
 import { metadataKey } from "./response.js"
 
 /** The request fields a caller may set for every call (`Config`): everything but what the prompt and tools decide. */
@@ -114,19 +116,24 @@ const stringify = (value: unknown): string => {
 }
 
 const assistantMessage = (
-  message: Prompt.AssistantMessage
+  message: Prompt.AssistantMessage,
+  memo: ReplayMemo
 ): Extract<ChatMessage, { role: "assistant" }> | undefined => {
   let text = ""
   let reasoning: string | undefined = undefined
+  let replay: ReplayFields | undefined = undefined
   const calls: Array<ToolCall> = []
   for (const part of message.content) {
     switch (part.type) {
       case "text":
         text += part.text
         break
-      case "reasoning":
+      case "reasoning": {
         reasoning = (reasoning ?? "") + part.text
+        const given = replayFieldsOf(part.options[metadataKey])
+        if (given !== undefined) replay = appendReplayFields(replay, given)
         break
+      }
       case "tool-call":
         // A call the provider ran itself has nothing to answer on our side.
         if (!part.providerExecuted) {
@@ -144,11 +151,14 @@ const assistantMessage = (
     }
   }
   if (text === "" && calls.length === 0 && reasoning === undefined) return undefined
+  // A prompt built from an answer by `@effect/ai` has lost the reasoning's signatures: the model remembers them.
+  if (replay === undefined && reasoning !== undefined) replay = memo.recall(reasoning)
   return {
     role: "assistant",
     content: text === "" && calls.length > 0 ? null : text,
     ...(calls.length > 0 ? { tool_calls: calls } : {}),
     ...(reasoning !== undefined ? { reasoning_content: reasoning } : {}),
+    ...replay,
     ...cacheControlOf(message.options)
   }
 }
@@ -157,7 +167,7 @@ const assistantMessage = (
 const toolResultContent = (part: Prompt.ToolResultPart): string =>
   part.isFailure ? JSON.stringify({ error: part.result ?? null }) : stringify(part.result)
 
-const messagesOf = (method: string, prompt: Prompt.Prompt): Array<ChatMessage> => {
+const messagesOf = (method: string, prompt: Prompt.Prompt, memo: ReplayMemo): Array<ChatMessage> => {
   const messages: Array<ChatMessage> = []
   for (const message of prompt.content) {
     switch (message.role) {
@@ -177,7 +187,7 @@ const messagesOf = (method: string, prompt: Prompt.Prompt): Array<ChatMessage> =
         break
       }
       case "assistant": {
-        const assistant = assistantMessage(message)
+        const assistant = assistantMessage(message, memo)
         if (assistant !== undefined) messages.push(assistant)
         // Results of calls the provider ran are not sent back: the provider already has them.
         break
@@ -264,10 +274,11 @@ export const plan = (
   method: string,
   options: LanguageModel.ProviderOptions,
   info: LlmProvider.ProviderInfo,
-  defaults: Defaults | undefined
+  defaults: Defaults | undefined,
+  memo: ReplayMemo
 ): Either.Either<Planned, AiError.MalformedInput> => {
   try {
-    let messages = messagesOf(method, options.prompt)
+    let messages = messagesOf(method, options.prompt, memo)
     const tools = options.tools.map((tool) => functionTool(method, tool))
     const request: { -readonly [K in keyof ChatCompletionRequest]: ChatCompletionRequest[K] } = {
       ...defaults,

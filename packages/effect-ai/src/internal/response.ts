@@ -9,6 +9,7 @@ import type { ChatCompletion, ChatCompletionChunk, FinishReason, ToolCall, Usage
 import { Json } from "@llm-api-router/core"
 import * as Either from "effect/Either"
 import { module } from "../ErrorMapping.js"
+import { replayFieldsOf, type ReplayMemo } from "./replay.js"
 import type { Structured } from "./request.js"
 
 /** The key of our entries in `@effect/ai`'s provider metadata. */
@@ -90,14 +91,21 @@ const toolCallPart = (
 export const partsOf = (
   method: string,
   completion: ChatCompletion,
-  structured: Structured
+  structured: Structured,
+  memo: ReplayMemo
 ): Either.Either<Array<Response.PartEncoded>, AiError.MalformedOutput> => {
   const parts: Array<Response.PartEncoded> = [metadataPart(completion)]
   const choice = completion.choices[0]
   if (choice !== undefined) {
     const message = choice.message
     if (message.reasoning_content != null && message.reasoning_content !== "") {
-      parts.push({ type: "reasoning", text: message.reasoning_content })
+      const replay = replayFieldsOf(message)
+      if (replay !== undefined) memo.remember(message.reasoning_content, replay)
+      parts.push({
+        type: "reasoning",
+        text: message.reasoning_content,
+        ...(replay !== undefined ? { metadata: { [metadataKey]: replay } } : {})
+      })
     }
     if (message.content != null && message.content !== "") parts.push({ type: "text", text: message.content })
     for (const call of message.tool_calls ?? []) {

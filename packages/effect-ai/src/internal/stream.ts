@@ -2,7 +2,7 @@
  * A chunk stream as `@effect/ai`'s stream parts: `response-metadata` first; text and reasoning as start / delta / end
  * runs (a run ends when the other kind begins, or a tool call); each tool call as `tool-params-start`, its argument
  * fragments as `tool-params-delta`, then `tool-params-end` and the whole `tool-call` once the choice has finished;
- * `finish` last, with the usage that follows the finish reason.
+ * `finish` last, with the usage that follows the finish reason (and the stream's replay fields, see `replay.ts`).
  *
  * @internal
  */
@@ -10,7 +10,8 @@ import type * as AiError from "@effect/ai/AiError"
 import type * as Response from "@effect/ai/Response"
 import type { ChatCompletionChunk, FinishReason, Usage } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import { finishReasonOf, metadataPart, parseArguments, usageOf } from "./response.js"
+import { appendReplayFields, type ReplayFields, replayFieldsOf, type ReplayMemo } from "./replay.js"
+import { finishReasonOf, metadataKey, metadataPart, parseArguments, usageOf } from "./response.js"
 
 interface OpenCall {
   readonly id: string
@@ -26,8 +27,10 @@ export interface Translator {
   readonly end: () => Either.Either<Array<Part>, AiError.MalformedOutput>
 }
 
-export const makeTranslator = (method: string): Translator => {
+export const makeTranslator = (method: string, memo: ReplayMemo): Translator => {
   let started = false
+  let reasoning = ""
+  let replay: ReplayFields | undefined = undefined
   let open: "text" | "reasoning" | undefined = undefined
   let runs = 0
   let runId = ""
@@ -73,7 +76,10 @@ export const makeTranslator = (method: string): Translator => {
     const choice = chunk.choices.find((c) => c.index === 0)
     if (choice === undefined) return Either.right(out)
     const delta = choice.delta
+    const replayed = replayFieldsOf(delta)
+    if (replayed !== undefined) replay = appendReplayFields(replay, replayed)
     if (delta.reasoning_content != null && delta.reasoning_content !== "") {
+      reasoning += delta.reasoning_content
       openRun(out, "reasoning")
       out.push({ type: "reasoning-delta", id: runId, delta: delta.reasoning_content })
     }
@@ -107,8 +113,14 @@ export const makeTranslator = (method: string): Translator => {
   const end = (): Either.Either<Array<Part>, AiError.MalformedOutput> => {
     const out: Array<Part> = []
     closeRun(out)
+    if (replay !== undefined) memo.remember(reasoning, replay)
     return Either.map(closeCalls(out), (out) => {
-      out.push({ type: "finish", reason: finishReasonOf(finishReason), usage: usageOf(usage) })
+      out.push({
+        type: "finish",
+        reason: finishReasonOf(finishReason),
+        usage: usageOf(usage),
+        ...(replay !== undefined ? { metadata: { [metadataKey]: replay } } : {})
+      })
       return out
     })
   }
