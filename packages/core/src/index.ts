@@ -84,3 +84,8 @@ export * as Secrets from "./Secrets.js"
  * @since 0.2.0
  */
 export * as ChunkContract from "./ChunkContract.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as ChunkBuilder from "./ChunkBuilder.js"
