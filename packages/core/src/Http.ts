@@ -9,12 +9,11 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as PlatformHttpClient from "@effect/platform/HttpClient"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Undici from "undici"
-import * as HttpUndici from "./internal/httpUndici.js"
 
 /**
  * The HTTP client service that providers require (the `@effect/platform` `HttpClient`, re-exported so that
@@ -32,6 +31,20 @@ export type HttpClient = PlatformHttpClient.HttpClient
  * @category tags
  */
 export const HttpClient: Context.Tag<HttpClient, HttpClient> = PlatformHttpClient.HttpClient
+
+/**
+ * The pool behind `Http.layer`: its undici `Agent`, and the `HttpClient` the layer provides over it. When the
+ * `HttpClient` in context is this very client, `HttpTransport.make` sends through the agent directly, without the
+ * per-request objects of the `HttpClient` interface; a client derived from it goes through its interface, so that
+ * what it adds to a request runs.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Pool extends Context.Tag("@llm-api-router/core/Http/Pool")<Pool, {
+  readonly agent: Undici.Dispatcher
+  readonly client: HttpClient
+}>() {}
 
 /**
  * Options of the connection pool.
@@ -139,24 +152,22 @@ const makeAgent = (options: PoolOptions): Undici.Agent => {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: PoolOptions = {}): Layer.Layer<HttpClient> =>
-  Layer.scoped(
-    HttpClient,
+export const layer = (options: PoolOptions = {}): Layer.Layer<HttpClient | Pool> =>
+  Layer.scopedContext(
     Effect.flatMap(
       Effect.acquireRelease(
         Effect.sync(() => makeAgent(options)),
         (agent) => Effect.promise(() => agent.destroy())
       ),
-      // An ordinary `HttpClient` (undici's `fetch` over the agent), marked with its agent: our transport sends
-      // through the agent directly, without the per-request objects of the `HttpClient` interface (see
-      // internal/httpUndici.ts). Redirects are not followed, as with undici's `request`; `HttpClient.followRedirects`
-      // adds that.
+      // An ordinary `HttpClient` (undici's `fetch` over the agent) for anything written against that interface, and
+      // the agent beside it, which our transport sends through directly (see `Pool`). Redirects are not followed, as
+      // with undici's `request`; `HttpClient.followRedirects` adds that.
       (agent) =>
         PlatformHttpClient.HttpClient.pipe(
           Effect.provide(FetchHttpClient.layer),
           Effect.provideService(FetchHttpClient.Fetch, fetchThrough(agent)),
           Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
-          Effect.map((client) => HttpUndici.withDispatcher(client, agent))
+          Effect.map((client) => Context.make(HttpClient, client).pipe(Context.add(Pool, { agent, client })))
         )
     )
   )
@@ -175,4 +186,4 @@ const fetchThrough = (agent: Undici.Agent): typeof globalThis.fetch => (input, i
  * @since 0.1.0
  * @category layers
  */
-export const layerDefault: Layer.Layer<HttpClient> = layer()
+export const layerDefault: Layer.Layer<HttpClient | Pool> = layer()

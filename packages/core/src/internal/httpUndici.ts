@@ -2,26 +2,12 @@
  * The lean path under `Http.layer`: requests dispatched straight to the layer's undici `Agent` with a callback
  * handler, without `@effect/platform`'s request and response objects, spans, header records or Node streams.
  *
- * `Http.layer` still provides an ordinary `HttpClient` (anything written against that interface works), and marks
- * it with its dispatcher. `HttpTransport` takes this path only for a client so marked; a client derived from it
- * (`HttpClient.mapRequest`, a tracer, a test fake) has no mark and goes through the `HttpClient` interface as usual.
+ * `Http.layer` provides an ordinary `HttpClient` and, beside it, `Http.Pool` (its agent and that client);
+ * `HttpTransport.make` takes this path only when the `HttpClient` in context is that very client.
  *
  * @internal
  */
 import type * as Undici from "undici"
-
-/** @internal */
-export const DispatcherId: unique symbol = Symbol.for("@llm-api-router/core/Http/Dispatcher")
-
-/** @internal */
-export const withDispatcher = <C extends object>(client: C, dispatcher: Undici.Dispatcher): C => {
-  Object.defineProperty(client, DispatcherId, { value: dispatcher, enumerable: false })
-  return client
-}
-
-/** @internal */
-export const dispatcherOf = (client: object): Undici.Dispatcher | undefined =>
-  (client as { readonly [DispatcherId]?: Undici.Dispatcher })[DispatcherId]
 
 /** @internal */
 export interface Target {
