@@ -65,27 +65,26 @@ const makePrepare = (errors: Errors.Errors) => {
   }
 }
 
-/** One `json` call: the body collected as it arrives, decoded once it ends. */
-class JsonCall {
-  headers: Record<string, string> = {}
-  body: Errors.Collector
-  errorBody: Errors.Collector | undefined = undefined
-  done = false
+/** A request sent to the dispatcher, as its sink, with the first-byte and total timers of its call. */
+abstract class Dispatched implements dispatching.Sink {
   inFlight: dispatching.InFlight | undefined = undefined
   firstByteTimer: ReturnType<typeof setTimeout> | undefined = undefined
   totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
   where = ""
 
-  constructor(
-    readonly shared: Shared,
-    readonly call: Errors.Call,
-    readonly resume: (effect: Effect.Effect<HttpTransport.JsonResponse, LlmError>) => void
-  ) {
-    this.body = new Errors.Collector(shared.errors.maxBody, false)
-  }
+  constructor(readonly shared: Shared, readonly call: Errors.Call) {}
+
+  /** whether the call has ended already (then no timer is armed) */
+  abstract get settled(): boolean
+  abstract timedOut(phase: "first-byte" | "total"): void
+  abstract onHeaders(status: number, headers: Record<string, string>): void
+  abstract onData(chunk: Buffer): boolean
+  abstract onComplete(): void
+  abstract onError(error: Error): void
+  abstract onThrow(cause: unknown): void
 
   start(request: HttpTransport.Request, prepared: Prepared): void {
-    const { errors } = this.shared
+    const errors = this.shared.errors
     this.where = prepared.where
     this.inFlight = dispatching.dispatch(
       this.shared.dispatcher,
@@ -95,12 +94,34 @@ class JsonCall {
       prepared.body,
       this
     )
-    if (!this.done && errors.firstByteMillis !== undefined) {
+    if (this.settled) return
+    if (errors.firstByteMillis !== undefined) {
       this.firstByteTimer = setTimeout(() => this.timedOut("first-byte"), errors.firstByteMillis)
     }
-    if (!this.done && errors.totalMillis !== undefined) {
+    if (errors.totalMillis !== undefined) {
       this.totalTimer = setTimeout(() => this.timedOut("total"), errors.totalMillis)
     }
+  }
+}
+
+/** One `json` call: the body collected as it arrives, decoded once it ends. */
+class JsonCall extends Dispatched {
+  headers: Record<string, string> = {}
+  body: Errors.Collector
+  errorBody: Errors.Collector | undefined = undefined
+  done = false
+
+  constructor(
+    shared: Shared,
+    call: Errors.Call,
+    readonly resume: (effect: Effect.Effect<HttpTransport.JsonResponse, LlmError>) => void
+  ) {
+    super(shared, call)
+    this.body = new Errors.Collector(shared.errors.maxBody, false)
+  }
+
+  get settled(): boolean {
+    return this.done
   }
 
   timedOut(phase: "first-byte" | "total"): void {
@@ -196,8 +217,7 @@ class JsonCall {
 }
 
 /** One streamed response: its body queued as it arrives, handed over a batch per pull. */
-class BodyStream {
-  inFlight: dispatching.InFlight | undefined = undefined
+class BodyStream extends Dispatched {
   headers: Record<string, string> = {}
   queue: Array<Uint8Array> = []
   queued = 0
@@ -210,36 +230,15 @@ class BodyStream {
   /** the fiber waiting for the headers, or for the next piece of the body */
   waitingHeaders: ((effect: Effect.Effect<void, LlmError>) => void) | undefined = undefined
   waitingBody: (() => void) | undefined = undefined
-  firstByteTimer: ReturnType<typeof setTimeout> | undefined = undefined
-  totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
   idleTimer: ReturnType<typeof setTimeout> | undefined = undefined
   /** when the consumer started waiting (`performance.now()`), while it waits */
   waitingSince = 0
   headersDone = false
   /** the decoder has seen the body's end marker: what follows is read and dropped, so the socket can be reused */
   draining = false
-  where = ""
 
-  constructor(readonly shared: Shared, readonly call: Errors.Call) {}
-
-  start(request: HttpTransport.Request, prepared: Prepared): void {
-    const errors = this.shared.errors
-    this.where = prepared.where
-    this.inFlight = dispatching.dispatch(
-      this.shared.dispatcher,
-      prepared.target,
-      request.method,
-      prepared.headers,
-      prepared.body,
-      this
-    )
-    if (this.failure !== undefined || this.ended) return
-    if (errors.firstByteMillis !== undefined) {
-      this.firstByteTimer = setTimeout(() => this.timedOut("first-byte"), errors.firstByteMillis)
-    }
-    if (errors.totalMillis !== undefined) {
-      this.totalTimer = setTimeout(() => this.timedOut("total"), errors.totalMillis)
-    }
+  get settled(): boolean {
+    return this.failure !== undefined || this.ended
   }
 
   timedOut(phase: "first-byte" | "idle" | "total"): void {
