@@ -25,8 +25,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
 import * as CacheControl from "./internal/cacheControl.js"
-import * as chunks from "./internal/chunkDecoder.js"
 import * as codec from "./internal/openai/codec.js"
+import * as OpenAiStream from "./internal/openai/stream.js"
 import { unwrap } from "./internal/stream.js"
 
 /**
@@ -207,7 +207,7 @@ export const makeDialect = (
     const embeddingBody = dialect.embeddingBody
       ? (request: LlmProvider.ResolvedEmbeddingRequest) => dialect.embeddingBody!(codec.embeddingBody(request), request)
       : codec.embeddingBody
-    const streamHooks: codec.StreamHooks = { finishReason: dialect.finishReason, readError: dialect.readError }
+    const streamHooks: OpenAiStream.StreamHooks = { finishReason: dialect.finishReason, readError: dialect.readError }
     const perRequest = registered(dialect.requestHeaders, secrets)
     // Without per-request headers the shared objects are used as they are: nothing is built per call.
     const withHeaders = <A, E>(
@@ -243,13 +243,8 @@ export const makeDialect = (
 
     const stream = (request: LlmProvider.ResolvedChatRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
       unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
-        const state = new codec.StreamState(name, request.model, Math.floor(now / 1000), streamHooks)
         const body = chatBody(request, true)
-        // SSE framing, `[DONE]` and chunk decoding in one step: one pass over each read of the socket.
-        // `[DONE]` ends the stream even if the server keeps the connection open.
-        const decoder = chunks.sse(state, chunks.single((event) => codec.streamEvent(classify, state, event)), {
-          done: () => state.done
-        })
+        const decoder = OpenAiStream.decoder(classify, name, request.model, Math.floor(now / 1000), streamHooks)
         const send = (headers: Readonly<Record<string, string>>) =>
           transport.decodeStream({ method: "POST", url: chatUrl, headers, body }, { model: request.model }, decoder)
         return perRequest === undefined

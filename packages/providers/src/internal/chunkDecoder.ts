@@ -12,10 +12,10 @@ import type { ChatCompletionChunk, LlmError, StreamDecoder } from "@llm-api-rout
 import { Ndjson, Sse } from "@llm-api-router/core"
 import * as Either from "effect/Either"
 
-/** A provider's per-call stream state. */
+/** A provider's per-call stream state: core's `ChunkBuilder`. */
 export interface ChunkState {
-  /** The usage chunk (or nothing) when the stream ended complete, or the error saying it was cut. */
-  readonly end: () => Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError>
+  /** Appends the last chunks (usage) when the stream ended complete, or returns the error saying it was cut. */
+  readonly end: (out: Array<ChatCompletionChunk>) => LlmError | undefined
 }
 
 /** Decodes one framed item, appending what it completes to `out`; returns an error to fail the stream. */
@@ -77,10 +77,7 @@ const framed = <F>(makeFramer: (maxLength: number | undefined) => Framer<F>) =>
     end: (out) => {
       const error = each(framer.end(), out) ?? beforeEnd?.(out)
       if (error !== undefined) return error
-      const result = state.end()
-      if (Either.isLeft(result)) return result.left
-      for (const chunk of result.right) out.push(chunk)
-      return undefined
+      return state.end(out)
     },
     done
   }

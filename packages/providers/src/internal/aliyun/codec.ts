@@ -708,7 +708,14 @@ export class StreamState {
    * Called when the byte stream ends. DashScope has no end marker: the connection closes after the event with a
    * real finish reason, so a stream that closes without one was cut.
    */
-  end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
+  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
+    const result = this.endEither()
+    if (Either.isLeft(result)) return result.left
+    for (const chunk of result.right) out.push(chunk)
+    return undefined
+  }
+
+  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.finished) {
       return Either.left(
         truncatedStream(this.provider, this.model, "finish_reason")

@@ -996,7 +996,14 @@ export class StreamState {
    * Called when the byte stream ends: the finish chunk and the usage chunk, or a `NetworkError` when
    * `message_stop` never came (never report a truncated answer as done).
    */
-  end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
+  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
+    const result = this.endEither()
+    if (Either.isLeft(result)) return result.left
+    for (const chunk of result.right) out.push(chunk)
+    return undefined
+  }
+
+  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.stopped && !this.stopEvent) {
       return Either.left(
         truncatedStream(this.provider, this.model, "message_stop")

@@ -753,7 +753,14 @@ export class StreamState {
    * Called when the body ends: the usage chunk, or a `NetworkError` when a candidate never finished (the
    * connection closed early; never report a truncated answer as done).
    */
-  end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
+  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
+    const result = this.endEither()
+    if (Either.isLeft(result)) return result.left
+    for (const chunk of result.right) out.push(chunk)
+    return undefined
+  }
+
+  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.complete) {
       return Either.left(
         truncatedStream(this.provider, this.model, "finishReason")

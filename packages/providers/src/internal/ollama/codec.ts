@@ -574,7 +574,14 @@ export class StreamState {
   }
 
   /** At the end of the bytes: the usage chunk, or `NetworkError` when no `done: true` line came. */
-  end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
+  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
+    const result = this.endEither()
+    if (Either.isLeft(result)) return result.left
+    for (const chunk of result.right) out.push(chunk)
+    return undefined
+  }
+
+  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
     if (!this.done) {
       return Either.left(
         truncatedStream(this.provider, this.model, "\"done\": true line")

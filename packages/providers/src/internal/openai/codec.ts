@@ -6,15 +6,11 @@
  */
 import type {
   ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionChunkChoice,
   ChatCompletionMessage,
   EmbeddingResponse,
   FinishReason,
   LlmProvider,
-  Sse,
   ToolCall,
-  ToolCallDelta,
   Usage
 } from "@llm-api-router/core"
 import {
@@ -22,7 +18,6 @@ import {
   ChunkContract,
   ContentFilterError,
   ContextLengthError,
-  Json,
   type LlmError,
   ProviderError,
   QuotaExceededError,
@@ -39,8 +34,7 @@ import {
   invalidRequest,
   rateLimited,
   snippet,
-  truncate,
-  truncatedStream
+  truncate
 } from "../errors.js"
 import * as wire from "./wire.js"
 
@@ -280,7 +274,8 @@ export const usage = (u: wire.WireUsage): Usage => {
   return out
 }
 
-const argumentsText = (args: string | Readonly<Record<string, unknown>> | null | undefined): string =>
+/** Tool-call arguments as text: some servers send them as an object. */
+export const argumentsText = (args: string | Readonly<Record<string, unknown>> | null | undefined): string =>
   args === null || args === undefined ? "" : typeof args === "string" ? args : JSON.stringify(args)
 
 // ---------------------------------------------------------------------------------------------
@@ -412,236 +407,6 @@ export const completion = (
     ...(body.service_tier != null ? { service_tier: body.service_tier } : {}),
     provider
   })
-}
-
-// ---------------------------------------------------------------------------------------------
-// streaming response
-// ---------------------------------------------------------------------------------------------
-
-interface ChoiceState {
-  roleSent: boolean
-  /** wire key ("i<index>" or "id<id>") → our dense, 0-based tool-call index */
-  readonly toolKeys: Map<string, number>
-  /** our index → whether its name was sent */
-  readonly named: Array<boolean>
-  lastTool: number
-  /** Whether this choice's finish reason went out: it goes out once (OpenRouter repeats it on its usage chunk). */
-  finishSent: boolean
-}
-
-/** What a dialect changes in the stream normaliser; built once per layer, shared by its streams. */
-export interface StreamHooks {
-  readonly finishReason?: FinishHook | undefined
-  readonly readError?: ErrorReader | undefined
-}
-
-const noHooks: StreamHooks = {}
-
-/**
- * The per-stream state of the chunk normaliser. One is made for each call; nothing is shared.
- *
- * It turns wire chunks into our chunks: the role on the first chunk of each choice; tool-call
- * deltas re-indexed densely from 0 in order of appearance (servers start at 1, omit the index, or
- * send the whole call at once); `reasoning` renamed `reasoning_content`; finish reasons mapped;
- * usage held back and emitted as the last chunk, with `choices: []`, whichever chunk carried it.
- */
-export class StreamState {
-  id = ""
-  created = 0
-  model: string
-  done = false
-  finished = false
-  usage: Usage | undefined = undefined
-  private readonly choices = new Map<number, ChoiceState>()
-
-  constructor(
-    readonly provider: string,
-    model: string,
-    readonly nowSeconds: number,
-    readonly hooks: StreamHooks = noHooks
-  ) {
-    this.model = model
-  }
-
-  private choice(index: number): ChoiceState {
-    let state = this.choices.get(index)
-    if (state === undefined) {
-      state = { roleSent: false, toolKeys: new Map(), named: [], lastTool: -1, finishSent: false }
-      this.choices.set(index, state)
-    }
-    return state
-  }
-
-  /** Handles one wire chunk; returns the chunk to emit, if any, or an error. */
-  chunk(json: unknown): Either.Either<ChatCompletionChunk | undefined, LlmError> {
-    const decoded = wire.decodeChunk(json)
-    if (Either.isLeft(decoded)) {
-      return Either.left(
-        decodeError(this.provider, this.model, "a stream chunk does not match the protocol", decoded.left.message)
-      )
-    }
-    const c = decoded.right
-    if (this.id === "" && c.id) {
-      this.id = c.id
-      if (c.created) this.created = c.created
-      if (c.model) this.model = c.model
-    }
-    if (c.usage) this.usage = usage(c.usage)
-    const wireChoices = c.choices
-    if (!wireChoices || wireChoices.length === 0) return Either.right(undefined)
-    const choices: Array<ChatCompletionChunkChoice> = []
-    for (let i = 0; i < wireChoices.length; i++) {
-      const wc = wireChoices[i]!
-      const index = wc.index ?? i
-      const state = this.choice(index)
-      const d = wc.delta
-      const delta: {
-        role?: "assistant"
-        content?: string
-        refusal?: string
-        reasoning_content?: string
-        tool_calls?: Array<ToolCallDelta>
-      } = {}
-      if (!state.roleSent) {
-        delta.role = "assistant"
-        state.roleSent = true
-      }
-      if (d) {
-        if (d.content != null && d.content !== "") delta.content = d.content
-        if (d.refusal != null && d.refusal !== "") delta.refusal = d.refusal
-        const reasoning = d.reasoning_content ?? d.reasoning
-        if (reasoning != null && reasoning !== "") delta.reasoning_content = reasoning
-        if (d.tool_calls && d.tool_calls.length > 0) delta.tool_calls = this.toolDeltas(state, d.tool_calls)
-      }
-      let finish: FinishReason | null = null
-      if (wc.finish_reason != null && wc.finish_reason !== "" && !state.finishSent) {
-        const mapped = mapFinish(
-          this.hooks.finishReason,
-          wc.finish_reason,
-          state.named.length > 0,
-          this.provider,
-          this.model
-        )
-        if (typeof mapped !== "string") return Either.left(mapped)
-        finish = mapped
-        state.finishSent = true
-        this.finished = true
-      }
-      if (
-        delta.role === undefined && delta.content === undefined && delta.refusal === undefined &&
-        delta.reasoning_content === undefined && delta.tool_calls === undefined && finish === null
-      ) continue
-      choices.push({ index, delta, finish_reason: finish })
-    }
-    if (choices.length === 0) return Either.right(undefined)
-    return Either.right(this.make(choices))
-  }
-
-  private toolDeltas(state: ChoiceState, calls: ReadonlyArray<wire.WireToolCall>): Array<ToolCallDelta> {
-    const out: Array<ToolCallDelta> = []
-    for (const call of calls) {
-      const byIndex = call.index != null ? `i${call.index}` : undefined
-      const byId = call.id ? `id${call.id}` : undefined
-      let ours = byIndex !== undefined ? state.toolKeys.get(byIndex) : undefined
-      if (ours === undefined && byId !== undefined) ours = state.toolKeys.get(byId)
-      // A piece with neither index nor a known id continues the latest call, unless it names a new one.
-      if (ours === undefined && byIndex === undefined && byId === undefined && !call.function?.name) {
-        ours = state.lastTool >= 0 ? state.lastTool : undefined
-      }
-      const args = argumentsText(call.function?.arguments)
-      if (ours === undefined) {
-        ours = state.named.length
-        if (byIndex !== undefined) state.toolKeys.set(byIndex, ours)
-        if (byId !== undefined) state.toolKeys.set(byId, ours)
-        const name = call.function?.name
-        state.named.push(name !== undefined && name !== null && name !== "")
-        state.lastTool = ours
-        out.push({
-          index: ours,
-          id: call.id || generateId("call_"),
-          type: "function",
-          function: { ...(name ? { name } : {}), arguments: args }
-        })
-        continue
-      }
-      if (byId !== undefined) state.toolKeys.set(byId, ours)
-      state.lastTool = ours
-      const lateName = !state.named[ours] && call.function?.name ? call.function.name : undefined
-      if (lateName !== undefined) state.named[ours] = true
-      if (args === "" && lateName === undefined) continue
-      out.push({ index: ours, function: { ...(lateName !== undefined ? { name: lateName } : {}), arguments: args } })
-    }
-    return out
-  }
-
-  private make(choices: ReadonlyArray<ChatCompletionChunkChoice>, usageValue?: Usage): ChatCompletionChunk {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created || this.nowSeconds,
-      model: this.model,
-      choices,
-      ...(usageValue !== undefined ? { usage: usageValue } : {}),
-      provider: this.provider
-    }
-  }
-
-  /**
-   * Called when the byte stream ends: the usage chunk if usage arrived, or a `NetworkError` when the
-   * stream was cut (neither a finish reason nor `[DONE]`: never report a truncated answer as done).
-   */
-  end(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
-    if (!this.done && !this.finished) {
-      return Either.left(
-        truncatedStream(this.provider, this.model, "finish_reason and no [DONE]")
-      )
-    }
-    if (this.id === "") this.id = generateId("chatcmpl-")
-    return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])
-  }
-}
-
-/**
- * Reads one SSE event: `[DONE]` ends the stream, an `error` event or a JSON body with an `error` key
- * fails it typed, anything else is a chunk.
- */
-export const streamEvent = (
-  classify: (info: ErrorInfo) => LlmError,
-  state: StreamState,
-  event: Sse.Event
-): Either.Either<ChatCompletionChunk | undefined, LlmError> => {
-  const data = event.data
-  if (data === "[DONE]") {
-    state.done = true
-    return Either.right(undefined)
-  }
-  const parsed = Json.parse(data)
-  if (Either.isLeft(parsed)) {
-    return Either.left(
-      decodeError(
-        state.provider,
-        state.model,
-        `a stream event is ${Json.describe(parsed.left)}`,
-        snippet(data)
-      )
-    )
-  }
-  const json = parsed.right
-  if (event.event === "error" || embeddedError(json)) {
-    return Either.left(
-      errorFromEmbedded(
-        classify,
-        state.provider,
-        state.model,
-        json,
-        truncate(data),
-        undefined,
-        {},
-        state.hooks.readError
-      )
-    )
-  }
-  return state.chunk(json)
 }
 
 // ---------------------------------------------------------------------------------------------
