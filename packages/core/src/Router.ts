@@ -7,12 +7,21 @@
  * import { LlmProvider, Router } from "@llm-api-router/core"
  *
  * const Routed = Router.layer([
- *   Router.member("openai", OpenAi.layer({ apiKey, defaultModel: "gpt-4o-mini" }), { rateLimit: { requestsPerMinute: 500 } }),
- *   Router.member("deepseek", DeepSeek.layer({ apiKey: dsKey, defaultModel: "deepseek-chat" }))
+ *   Router.member("openai", OpenAi.layer({ apiKey, defaultModel: "gpt-4o-mini" }), {
+ *     rateLimit: { requestsPerMinute: 500 },
+ *     models: { fast: "gpt-4o-mini", smart: "gpt-4o" }
+ *   }),
+ *   Router.member("deepseek", DeepSeek.layer({ apiKey: dsKey, defaultModel: "deepseek-v4-flash" }), {
+ *     models: { fast: "deepseek-v4-flash", smart: "deepseek-v4-pro" }
+ *   })
  * ], { strategy: "fallback", hedge: { after: "p95" } })
  * ```
  *
  * How a call is routed:
+ * - models: a request that names a model goes only to the members that serve it (see `MemberOptions.models`),
+ *   each under its own name for it (`model: "fast"` is `gpt-4o-mini` at OpenAI, `deepseek-v4-flash` at DeepSeek);
+ *   a request without a model goes to every member, each with its default model. A model no member serves fails
+ *   with an `InvalidRequestError` (`param: "model"`) before any I/O;
  * - the strategy orders the members: `fallback` (as declared), `round-robin`, `weighted` (random, by `weight`),
  *   `least-latency` (lowest moving average of latency; members not measured yet first), `least-busy` (fewest
  *   requests in flight); the call goes to the first member that is not cooling down;
@@ -71,9 +80,10 @@ import type {
   Usage
 } from "./Domain.js"
 import * as Identity from "./Identity.js"
+import * as routerModels from "./internal/router/models.js"
 import * as routerOptions from "./internal/router/options.js"
 import * as state from "./internal/router/state.js"
-import { type InvalidRequestError, isRetryable, type LlmError, RateLimitError } from "./LlmError.js"
+import { InvalidRequestError, isRetryable, type LlmError, RateLimitError } from "./LlmError.js"
 import * as LlmProvider from "./LlmProvider.js"
 import * as RateLimit from "./RateLimit.js"
 import * as Telemetry from "./Telemetry.js"
@@ -102,6 +112,15 @@ export interface MemberOptions {
   readonly contextWindow?: number | undefined
   /** Client-side rate limits of this member. */
   readonly rateLimit?: RateLimit.Options | undefined
+  /**
+   * The models this member serves: a list of its model names (`["gpt-4o-mini", "gpt-4o"]`), or aliases mapped to
+   * its own names (`{ fast: "deepseek-v4-flash", smart: "deepseek-v4-pro" }`). A request that names a model goes
+   * only to the members that serve it, each under its own name for it; a request without one goes to every member,
+   * which uses its default model (always served). A member that declares no `models` serves its default model and
+   * every model no other member declares, under the name asked. When every member declares its models, a model none
+   * of them serves fails before any I/O with an `InvalidRequestError` (`param: "model"`) naming it.
+   */
+  readonly models?: ReadonlyArray<string> | Readonly<Record<string, string>> | undefined
 }
 
 /**
@@ -188,6 +207,8 @@ export interface Options {
  */
 export interface MemberStatus {
   readonly name: string
+  /** The model names the member answers to (aliases and its own names), when it declares them. */
+  readonly models: ReadonlyArray<string> | undefined
   readonly state: "available" | "cooling-down" | "probing"
   /** When the cooldown ends (`Clock` milliseconds), while cooling down. */
   readonly cooldownUntil: number | undefined
@@ -268,6 +289,7 @@ interface Built {
   readonly service: LlmProvider.Service
   readonly weight: number
   readonly contextWindow: number | undefined
+  readonly models: routerModels.Models | undefined
   readonly gate: RateLimit.Gate | undefined
 }
 
@@ -278,6 +300,8 @@ interface Won<A> {
 
 interface Call<A> {
   readonly operation: "chat" | "stream" | "embeddings"
+  /** Per member, its own name for the requested model (`undefined`: it does not serve it); absent: all serve it. */
+  readonly models: ReadonlyArray<string | undefined> | undefined
   readonly estimate: number
   readonly run: (member: Built) => Effect.Effect<A, LlmError>
   /** Whether the member stays in flight after the attempt succeeded (a stream: until its end). */
@@ -358,6 +382,7 @@ export const make = <const Members extends ReadonlyArray<Member<any, any>>>(
         service,
         weight: Math.max(0, m.weight ?? 1),
         contextWindow: m.contextWindow,
+        models: m.models,
         gate: limiter !== undefined && RateLimit.isLimited(m.rateLimit)
           ? RateLimit.gate(limiter, `${name}:${m.name}`, m.name, m.rateLimit)
           : undefined
@@ -426,6 +451,9 @@ const makeRouter = (
   const minSamples = hedge?.minSamples ?? 10
 
   const states = Ref.unsafeMake<ReadonlyArray<state.MemberState>>(built.map(() => state.initial))
+  const modelTable = routerModels.make(
+    built.map((m) => ({ models: m.models, defaultModel: m.service.info.defaultModel }))
+  )
   const rotation = Ref.unsafeMake(0)
 
   const fallbackCounter = Metric.tagged(Telemetry.fallbacks, "router", name)
@@ -745,7 +773,11 @@ const makeRouter = (
         skipped: undefined,
         held: undefined
       }
-      const routed = Effect.flatMap(order, (queue) => chain(queue, ctx, "none", call))
+      const models = call.models
+      const routed = Effect.flatMap(
+        order,
+        (queue) => chain(models === undefined ? queue : queue.filter((i) => models[i] !== undefined), ctx, "none", call)
+      )
       return call.keepsLease ? Effect.onExit(routed, (exit) => settleHeld(ctx, exit, call)) : routed
     })
 
@@ -765,6 +797,19 @@ const makeRouter = (
 
   // --- the service -----------------------------------------------------------------------------
 
+  // Which members serve the requested model, under which names; `undefined` when every member serves it as asked.
+  const modelsFor = (model: string | undefined): ReadonlyArray<string | undefined> | undefined | InvalidRequestError =>
+    model === undefined || modelTable === undefined ? undefined : routerModels.route(name, modelTable, model)
+
+  const renamed = <R extends { readonly model?: string | undefined }>(
+    request: R,
+    models: ReadonlyArray<string | undefined> | undefined,
+    index: number
+  ): R => {
+    const own = models?.[index]
+    return own === undefined || own === request.model ? request : { ...request, model: own }
+  }
+
   // Validation comes first: a request no member would accept is neither estimated, nor routed, nor counted against
   // a member's limits; each member still resolves its own default model.
   const chat = (input: ChatCompletionRequest): Effect.Effect<ChatCompletion, LlmError> =>
@@ -772,10 +817,13 @@ const makeRouter = (
       const checked = LlmProvider.validateChatRequest(name, input)
       if (Either.isLeft(checked)) return Effect.fail(checked.left)
       const request = checked.right
+      const models = modelsFor(request.model)
+      if (models instanceof InvalidRequestError) return Effect.fail(models)
       return route<ChatCompletion>({
         operation: "chat",
+        models,
         estimate: RateLimit.estimateChatTokens(request),
-        run: (member) => member.service.chat(request),
+        run: (member) => member.service.chat(renamed(request, models, member.index)),
         keepsLease: false,
         discard: () => Effect.void,
         keep: () => Effect.void,
@@ -788,10 +836,13 @@ const makeRouter = (
       const checked = LlmProvider.validateEmbeddingRequest(name, input)
       if (Either.isLeft(checked)) return Effect.fail(checked.left)
       const request = checked.right
+      const models = modelsFor(request.model)
+      if (models instanceof InvalidRequestError) return Effect.fail(models)
       return route<EmbeddingResponse>({
         operation: "embeddings",
+        models,
         estimate: RateLimit.estimateEmbeddingTokens(request),
-        run: (member) => member.service.embed(request),
+        run: (member) => member.service.embed(renamed(request, models, member.index)),
         keepsLease: false,
         discard: () => Effect.void,
         keep: () => Effect.void,
@@ -818,12 +869,15 @@ const makeRouter = (
   const stream = (input: ChatCompletionRequest): Stream.Stream<ChatCompletionChunk, LlmError> =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const request = yield* LlmProvider.validateChatRequest(name, input)
+      const models = modelsFor(request.model)
+      if (models instanceof InvalidRequestError) return yield* Effect.fail(models)
       const estimate = RateLimit.estimateChatTokens(request)
       const streamScope = yield* Effect.scope
       const call: Call<Opened> = {
         operation: "stream",
+        models,
         estimate,
-        run: (member) => open(member, request),
+        run: (member) => open(member, renamed(request, models, member.index)),
         keepsLease: true,
         discard: (won) => Effect.zipRight(Scope.close(won.value.scope, Exit.void), release(won.index)),
         keep: (won) =>
@@ -892,6 +946,7 @@ const makeRouter = (
       Effect.map(Ref.get(states), (s) =>
         s.map((m, i): MemberStatus => ({
           name: built[i]!.name,
+          models: routerModels.servedBy(modelTable, i),
           state: m.circuit._tag === "HalfOpen"
             ? "probing"
             : m.circuit._tag === "Open" && m.circuit.until > now

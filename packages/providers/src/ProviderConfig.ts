@@ -599,7 +599,8 @@ const safeText = (u: unknown): string => {
 
 /**
  * One member of a router config: a provider config plus its name in the router (default: the provider's name,
- * numbered when it repeats), its `weight`, `contextWindow` and client-side `rateLimit` (see `Router.MemberOptions`).
+ * numbered when it repeats), its `weight`, `contextWindow`, client-side `rateLimit` and the `models` it serves (see
+ * `Router.MemberOptions`).
  * The connection pool and the cache belong to the router config, not to its members.
  *
  * @since 0.1.0
@@ -610,6 +611,8 @@ export interface RouterMemberConfig extends Omit<ProviderConfig, "http" | "cache
   readonly weight?: number | undefined
   readonly contextWindow?: number | undefined
   readonly rateLimit?: RateLimit.Options | undefined
+  /** The models the member serves, or aliases of its own names (see `Router.MemberOptions.models`). */
+  readonly models?: Router.MemberOptions["models"]
 }
 
 /**
@@ -705,7 +708,7 @@ const checkRouter = (config: unknown): Either.Either<ResolvedRouter, InvalidRequ
     if (!isPlainObject(member)) {
       return Either.left(invalid(name, `providers[${index}]`, `expected a provider config, got ${describe(member)}`))
     }
-    const { contextWindow, name: memberName, rateLimit, weight, ...rest } = member
+    const { contextWindow, models, name: memberName, rateLimit, weight, ...rest } = member
     if ("http" in rest || "cache" in rest) {
       const field = "http" in rest ? "http" : "cache"
       return Either.left(
@@ -718,7 +721,7 @@ const checkRouter = (config: unknown): Either.Either<ResolvedRouter, InvalidRequ
       )
     }
     const memberOptions = Router.validateMemberOptions(
-      { weight, contextWindow, rateLimit },
+      { weight, contextWindow, rateLimit, models },
       name,
       `providers[${index}]`
     )

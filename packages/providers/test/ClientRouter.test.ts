@@ -68,4 +68,39 @@ describe("Client with several providers", () => {
       /providers\[0\]\.cache/
     )
   })
+
+  it("sends a model only to the members that serve it, under each member's name, and names a model none serves", async () => {
+    down.reset()
+    up.reset()
+    down.setHandler(() => FakeOpenAi.errorReply(503, { message: "down" }))
+    up.setHandler(FakeOpenAi.responder())
+    const base = config()
+    await using client = new Client({
+      ...base,
+      cooldown: false,
+      providers: [
+        { ...base.providers[0]!, models: { fast: "a-fast", only: "a-only" } },
+        { ...base.providers[1]!, models: { fast: "b-fast" } }
+      ]
+    })
+    const messages = [{ role: "user" as const, content: "hello" }]
+    const res = await client.chat.completions.create({ messages, model: "fast" })
+    assert.strictEqual(res.choices[0]?.message.content, "Echo: hello")
+    assert.strictEqual(res.model, "b-fast")
+    assert.deepStrictEqual(down.requests.map((r) => (r.json as { model?: string }).model), ["a-fast"])
+    assert.deepStrictEqual(up.requests.map((r) => (r.json as { model?: string }).model), ["b-fast"])
+    // Served by the failing member only: no fallback to a member that does not serve it.
+    const only = await client.chat.completions.create({ messages, model: "a-only" }).catch((e: unknown) => e)
+    assert.strictEqual((only as { _tag?: string })._tag, "ProviderError")
+    assert.strictEqual(up.requests.length, 1)
+    const unknown = await client.chat.completions.create({ messages, model: "gpt-4o-mini" }).catch((e: unknown) => e)
+    assert.strictEqual((unknown as { _tag?: string })._tag, "InvalidRequestError")
+    assert.strictEqual((unknown as { param?: string }).param, "model")
+    assert.include((unknown as Error).message, "gpt-4o-mini")
+    assert.strictEqual(down.requests.length + up.requests.length, 3)
+    assert.throws(
+      () => new Client({ ...base, providers: [{ ...base.providers[0]!, models: { fast: 1 as never } }] }),
+      /providers\[0\]\.models\.fast/
+    )
+  })
 })

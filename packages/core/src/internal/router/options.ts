@@ -63,11 +63,35 @@ export const rateLimitFields: Readonly<Record<string, v.Check>> = {
   onExceeded: v.literal("delay", "fail")
 }
 
+const modelsMessage = "expected a non-empty list of model names, or a record of aliases to the member's model names"
+
+// A list of names, or aliases → the member's own names: every name a non-empty string, at least one of them.
+const models: v.Check = (u, path) => {
+  if (Array.isArray(u)) {
+    if (u.length === 0) return `${modelsMessage}, got an empty array`
+    for (const [i, name] of u.entries()) {
+      const problem = v.nonEmptyString(name, `${path}[${i}]`)
+      if (problem !== undefined) return { path: `${path}[${i}]`, message: problem as string }
+    }
+    return undefined
+  }
+  if (!v.isRecord(u)) return `${modelsMessage}, got ${v.describe(u)}`
+  const keys = Object.keys(u)
+  if (keys.length === 0) return `${modelsMessage}, got an empty object`
+  for (const key of keys) {
+    if (key === "") return { path, message: "an alias must be a non-empty string" }
+    const problem = v.nonEmptyString(u[key], `${path}.${key}`)
+    if (problem !== undefined) return { path: `${path}.${key}`, message: problem as string }
+  }
+  return undefined
+}
+
 /** @internal */
 export const memberFields: Readonly<Record<string, v.Check>> = {
   weight: v.number("a non-negative number", (n) => n >= 0),
   contextWindow: v.number("a positive number of tokens", (n) => n > 0),
-  rateLimit: v.fields(rateLimitFields, "{ requestsPerMinute, tokensPerMinute, onExceeded }")
+  rateLimit: v.fields(rateLimitFields, "{ requestsPerMinute, tokensPerMinute, onExceeded }"),
+  models
 }
 
 const nameOf = (options: unknown): string => {
@@ -93,7 +117,7 @@ export const validateMemberOptions = (
   router = "router",
   path = ""
 ): Either.Either<MemberOptions, InvalidRequestError> => {
-  const issue = v.struct(options ?? {}, path, memberFields, "{ weight, contextWindow, rateLimit }")
+  const issue = v.struct(options ?? {}, path, memberFields, "{ weight, contextWindow, rateLimit, models }")
   return issue === undefined
     ? Either.right((options ?? {}) as MemberOptions)
     : Either.left(v.invalidConfig(router, issue))
@@ -112,7 +136,7 @@ export const checkMembers = (
     if (typeof m.name !== "string" || m.name === "") {
       return v.invalidConfig(router, { path: `${at}.name`, message: "expected a non-empty string" })
     }
-    for (const key of ["weight", "contextWindow", "rateLimit"] as const) {
+    for (const key of ["weight", "contextWindow", "rateLimit", "models"] as const) {
       const value: unknown = m[key]
       const problem = value === undefined ? undefined : memberFields[key]!(value, `${at}.${key}`)
       if (typeof problem === "string") return v.invalidConfig(router, { path: `${at}.${key}`, message: problem })
