@@ -20,8 +20,9 @@ export interface Decoder {
   readonly push: (chunk: Uint8Array) => Array<string>
   readonly end: () => Array<string>
   /**
-   * `true` once a line has grown past `maxLineLength`. From then on the decoder holds nothing and returns no more
-   * lines; the caller ends the stream.
+   * `true` once a line has grown past `maxLineLength`. The push that finds it still returns the lines completed
+   * before that one; from then on the decoder holds nothing and returns no more lines, and the caller ends the
+   * stream.
    */
   readonly exceeded: () => boolean
 }
@@ -49,14 +50,17 @@ export const makeDecoder = (options?: Options): Decoder => {
   let exceeded = false
   let out: Array<string> = []
   const onLine = (line: string): void => {
+    if (exceeded) return
     if (line.length > maxLineLength) exceeded = true
     else if (!isBlank(line)) out.push(line)
   }
   const lines = LineDecoder.make({ lonelyCr: false, onLine })
+  // The lines complete before the one past the cap are returned: what a stream yields must not depend on where
+  // the server's chunks happen to split it (in a chunk of their own, they would have been).
   const overflow = (): Array<string> => {
     exceeded = true
     lines.reset()
-    return []
+    return out
   }
   return {
     push: (chunk) => {

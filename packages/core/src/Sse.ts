@@ -43,8 +43,9 @@ export interface Decoder {
    */
   readonly end: () => Array<Event>
   /**
-   * `true` once an event (its data so far plus the line being read) has grown past `maxEventLength`. From then on
-   * the decoder holds nothing and returns no more events; the caller ends the stream.
+   * `true` once an event (its data so far plus the line being read) has grown past `maxEventLength`. The push that
+   * finds it still returns the events completed before that one; from then on the decoder holds nothing and returns
+   * no more events, and the caller ends the stream.
    */
   readonly exceeded: () => boolean
 }
@@ -123,13 +124,16 @@ export const makeDecoder = (options?: Options): Decoder => {
 
   // Checked after each push: the event still being gathered (its data and the line being read) and every event the
   // push dispatched. Within one push nothing grows by more than the chunk.
-  const overflow = (): Array<Event> => {
+  // The events complete before the one past the cap are returned: what a stream yields must not depend on where
+  // the server's chunks happen to split it (in a chunk of their own, they would have been).
+  const overflow = (kept: number): Array<Event> => {
     exceeded = true
     lines.reset()
     data = ""
     dataLines = 0
     eventType = undefined
-    return []
+    out.length = kept
+    return out
   }
 
   return {
@@ -138,10 +142,10 @@ export const makeDecoder = (options?: Options): Decoder => {
       out = []
       lines.push(chunk)
       if (maxEventLength !== Infinity) {
-        if (data.length + lines.pendingLength() > maxEventLength) return overflow()
         for (let i = 0; i < out.length; i++) {
-          if (out[i]!.data.length > maxEventLength) return overflow()
+          if (out[i]!.data.length > maxEventLength) return overflow(i)
         }
+        if (data.length + lines.pendingLength() > maxEventLength) return overflow(out.length)
       }
       return out
     },

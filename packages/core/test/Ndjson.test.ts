@@ -172,3 +172,17 @@ describe("Ndjson.decode", () => {
       assert.deepStrictEqual(seen, ["{\"a\":1}"])
     }))
 })
+
+describe("maxLineLength", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text)
+
+  it("returns the lines completed before an overlong one in the same push, however the chunks split", () => {
+    const wire = "{\"a\":1}\n{\"b\":2}\n" + "x".repeat(64) + "\n{\"c\":3}\n"
+    for (const split of [wire.length, 8, 16, 20]) {
+      const decoder = Ndjson.makeDecoder({ maxLineLength: 16 })
+      const lines = [...decoder.push(bytes(wire.slice(0, split))), ...decoder.push(bytes(wire.slice(split)))]
+      assert.deepStrictEqual(lines, ["{\"a\":1}", "{\"b\":2}"], `split at ${split}`)
+      assert.isTrue(decoder.exceeded())
+    }
+  })
+})

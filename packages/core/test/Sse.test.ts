@@ -321,3 +321,20 @@ describe("Sse.decode", () => {
       assert.deepStrictEqual(seen, [ev("a")])
     }))
 })
+
+describe("maxEventLength", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text)
+
+  it("returns the events completed before an overlong one in the same push, however the chunks split", () => {
+    const wire = "data: a\n\ndata: b\n\ndata: " + "x".repeat(64) + "\n\ndata: c\n\n"
+    for (const split of [wire.length, 9, 18, 20]) {
+      const decoder = Sse.makeDecoder({ maxEventLength: 16 })
+      const events = [
+        ...decoder.push(bytes(wire.slice(0, split))),
+        ...decoder.push(bytes(wire.slice(split)))
+      ]
+      assert.deepStrictEqual(events.map((event) => event.data), ["a", "b"], `split at ${split}`)
+      assert.isTrue(decoder.exceeded())
+    }
+  })
+})
