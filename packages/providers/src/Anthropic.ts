@@ -49,7 +49,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
 import * as codec from "./internal/anthropic/codec.js"
-import * as chunks from "./internal/chunkDecoder.js"
+import * as AnthropicStream from "./internal/anthropic/stream.js"
 import { unwrap } from "./internal/stream.js"
 import { timeouts } from "./OpenAiCompatible.js"
 
@@ -195,18 +195,10 @@ export const make = (
       unwrap(Effect.gen(function*() {
         const { body, structured } = yield* codec.chatBody(bodyOptions, request, true)
         const now = yield* Clock.currentTimeMillis
-        const state = new codec.StreamState(NAME, request.model, Math.floor(now / 1000), structured)
         return transport.decodeStream(
           { method: "POST", url, headers: streamHeaders, body },
           { model: request.model },
-          chunks.sse(state, (event, out) => {
-            // `message_stop` ends the stream even if the server keeps the connection open.
-            if (event.event === "message_stop") {
-              state.stopEvent = true
-              return undefined
-            }
-            return state.event(event, out)
-          }, { done: () => state.stopEvent })
+          AnthropicStream.decoder(NAME, request.model, Math.floor(now / 1000), structured)
         )
       }))
 

@@ -663,6 +663,90 @@ describe("Anthropic: the stream's event sequence", () => {
       assert.strictEqual(completion.choices[0]!.finish_reason, "stop")
     }))
 
+  // Constructed in the documented format of a web search answer (docs.anthropic.com, "Web search tool",
+  // streaming): the server-side call, its streamed query, its result block, then the cited answer.
+  const searchQuery = "{\"query\":\"weather in Paris today\"}"
+  const searchResult = {
+    type: "web_search_tool_result",
+    tool_use_id: "srvtoolu_01",
+    content: [{
+      type: "web_search_result",
+      title: "Paris weather",
+      url: "https://example.com/paris",
+      encrypted_content: "EqgfCioIARgBIiQ3",
+      page_age: "December 4, 2026"
+    }]
+  }
+  const serverToolStream = [
+    start(),
+    ...textBlock(0, "Let me look that up."),
+    {
+      type: "content_block_start",
+      index: 1,
+      content_block: { type: "server_tool_use", id: "srvtoolu_01", name: "web_search", input: {} }
+    },
+    { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: "" } },
+    {
+      type: "content_block_delta",
+      index: 1,
+      delta: { type: "input_json_delta", partial_json: searchQuery.slice(0, 12) }
+    },
+    { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: searchQuery.slice(12) } },
+    { type: "content_block_stop", index: 1 },
+    { type: "content_block_start", index: 2, content_block: searchResult },
+    { type: "content_block_stop", index: 2 },
+    { type: "content_block_start", index: 3, content_block: { type: "text", text: "", citations: [] } },
+    {
+      type: "content_block_delta",
+      index: 3,
+      delta: {
+        type: "citations_delta",
+        citation: { type: "web_search_result_location", url: "https://example.com/paris", cited_text: "Sunny" }
+      }
+    },
+    { type: "content_block_delta", index: 3, delta: { type: "text_delta", text: "It is sunny in Paris." } },
+    { type: "content_block_stop", index: 3 },
+    ...toolBlock(4, "toolu_a", "get_time", ["{\"city\":\"Paris\"}"]),
+    ...end("tool_use", { output_tokens: 40 })
+  ]
+
+  it.scopedLive("server-side tool blocks and their input_json_deltas are skipped; the stream decodes", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      server.enqueue(FakeAnthropic.streamReply(serverToolStream, { split: 5 }))
+      const all = yield* collect(server)
+      const completion = yield* ChatStream.toCompletion(Stream.fromIterable(all))
+      const message = completion.choices[0]!.message
+      assert.strictEqual(message.content, "Let me look that up.It is sunny in Paris.")
+      // the server's own call is not ours to answer: only the client tool call comes out, as index 0
+      assert.deepStrictEqual(message.tool_calls, [
+        { id: "toolu_a", type: "function", function: { name: "get_time", arguments: "{\"city\":\"Paris\"}" } }
+      ])
+      const deltas = all.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []))
+      assert.deepStrictEqual(deltas.map((d) => d.index), [0, 0])
+      assert.strictEqual(completion.choices[0]!.finish_reason, "tool_calls")
+      assert.strictEqual(all.filter((c) => c.choices.some((ch) => ch.finish_reason !== null)).length, 1)
+      assert.deepStrictEqual(all.at(-1)!.choices, [])
+      assert.strictEqual(all.at(-1)!.usage?.completion_tokens, 40)
+    }))
+
+  it.scopedLive("the non-streamed body of the same answer decodes to the same message", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make()
+      server.enqueue(FakeAnthropic.jsonReply(messageBody([
+        { type: "text", text: "Let me look that up." },
+        { type: "server_tool_use", id: "srvtoolu_01", name: "web_search", input: JSON.parse(searchQuery) },
+        searchResult,
+        { type: "text", text: "It is sunny in Paris.", citations: [] },
+        { type: "tool_use", id: "toolu_a", name: "get_time", input: { city: "Paris" } }
+      ], "tool_use")))
+      const completion = yield* withProvider(server, {}, (llm) => llm.chat(hello))
+      const message = completion.choices[0]!.message
+      assert.strictEqual(message.content, "Let me look that up.It is sunny in Paris.")
+      assert.deepStrictEqual(message.tool_calls?.map((c) => c.function.name), ["get_time"])
+      assert.strictEqual(completion.choices[0]!.finish_reason, "tool_calls")
+    }))
+
   it.scopedLive("input_json_delta fragments become tool-call deltas indexed from 0 among tool calls", () =>
     Effect.gen(function*() {
       const server = yield* FakeServer.make()

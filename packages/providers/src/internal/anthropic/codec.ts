@@ -6,15 +6,11 @@
  */
 import type {
   ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionChunkChoice,
   ChatCompletionMessage,
   ChatMessage,
   FinishReason,
   LlmProvider,
-  Sse,
   ToolCall,
-  ToolCallDelta,
   Usage
 } from "@llm-api-router/core"
 import {
@@ -27,7 +23,6 @@ import {
   PermissionDeniedError,
   ProviderError,
   QuotaExceededError,
-  type ResponseDecodeError,
   UnsupportedFeatureError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
@@ -40,8 +35,7 @@ import {
   invalidRequest,
   rateLimited,
   snippet,
-  truncate,
-  truncatedStream
+  truncate
 } from "../errors.js"
 import * as wire from "./wire.js"
 
@@ -173,7 +167,8 @@ const isErrorBody = (json: unknown): boolean =>
 export const finishReason = (stopReason: string | null | undefined, calledTools: boolean): FinishReason =>
   ChunkContract.finishReason(stopReasonOf(stopReason), calledTools)
 
-const stopReasonOf = (stopReason: string | null | undefined): FinishReason => {
+/** A `stop_reason` mapped to ours, before the rule for tool calls. */
+export const stopReasonOf = (stopReason: string | null | undefined): FinishReason => {
   switch (stopReason) {
     case "max_tokens":
     case "model_context_window_exceeded":
@@ -187,7 +182,7 @@ const stopReasonOf = (stopReason: string | null | undefined): FinishReason => {
 }
 
 /** Usage counts as they stand, merged from `message_start` and every `message_delta`. */
-interface UsageCounts {
+export interface UsageCounts {
   input: number
   output: number
   cacheCreation: number | undefined
@@ -195,7 +190,7 @@ interface UsageCounts {
   thinking: number | undefined
 }
 
-const emptyCounts = (): UsageCounts => ({
+export const emptyCounts = (): UsageCounts => ({
   input: 0,
   output: 0,
   cacheCreation: undefined,
@@ -204,7 +199,7 @@ const emptyCounts = (): UsageCounts => ({
 })
 
 /** Overwrites the counts `u` carries: streamed usage is cumulative, never added up. */
-const mergeUsage = (counts: UsageCounts, u: wire.WireUsage): void => {
+export const mergeUsage = (counts: UsageCounts, u: wire.WireUsage): void => {
   if (u.input_tokens != null) counts.input = u.input_tokens
   if (u.output_tokens != null) counts.output = u.output_tokens
   if (u.cache_creation_input_tokens != null) counts.cacheCreation = u.cache_creation_input_tokens
@@ -214,7 +209,7 @@ const mergeUsage = (counts: UsageCounts, u: wire.WireUsage): void => {
 }
 
 /** `input_tokens` leaves out cached tokens: the prompt is all three counts. */
-const toUsage = (counts: UsageCounts): Usage => {
+export const toUsage = (counts: UsageCounts): Usage => {
   const prompt = counts.input + (counts.cacheCreation ?? 0) + (counts.cacheRead ?? 0)
   return {
     prompt_tokens: prompt,
@@ -719,298 +714,4 @@ export const completion = (
     usage: usage(body.usage ?? {}),
     provider
   })
-}
-
-// ---------------------------------------------------------------------------------------------
-// streaming response
-// ---------------------------------------------------------------------------------------------
-
-type Kind = "text" | "tool" | "json" | "thinking" | "other"
-
-interface BlockState {
-  readonly kind: Kind
-  /** our tool-call index (tool blocks) */
-  readonly ordinal: number
-  /** a complete input that came with the block's start (server-side and programmatic calls) */
-  readonly initial: string
-  /** whether an arguments fragment was emitted */
-  sent: boolean
-  open: boolean
-  thinking: string
-  signature: string
-}
-
-type Delta = {
-  role?: "assistant"
-  content?: string
-  reasoning_content?: string
-  tool_calls?: Array<ToolCallDelta>
-  thinking_blocks?: Array<ThinkingBlock>
-}
-
-/**
- * The per-stream state of the event normaliser; one per call.
- *
- * Anthropic numbers content blocks (text, thinking, tool calls) together; OpenAI numbers tool calls
- * on their own, from 0: `blocks` maps one to the other. Usage is seeded by `message_start` and
- * overwritten by each `message_delta` (cumulative counts). The finish reason and usage are emitted
- * once `message_stop` has arrived, by `end`; a stream without it was cut.
- */
-export class StreamState {
-  id = ""
-  model: string
-  /** `message_stop` was handled: later events are ignored */
-  stopped = false
-  /** an `event: message_stop` line was seen by the framing layer, which stops reading there */
-  stopEvent = false
-  private roleSent = false
-  private stopReason: string | null | undefined = undefined
-  private tools = 0
-  private readonly counts = emptyCounts()
-  private readonly blocks = new Map<number, BlockState>()
-
-  constructor(
-    readonly provider: string,
-    model: string,
-    readonly created: number,
-    readonly structured: boolean
-  ) {
-    this.model = model
-  }
-
-  private fail(what: string, detail: string): ResponseDecodeError {
-    return decodeError(this.provider, this.model, what, detail)
-  }
-
-  private chunk(delta: Delta, finish: FinishReason | null = null): ChatCompletionChunk {
-    if (!this.roleSent) {
-      delta.role = "assistant"
-      this.roleSent = true
-    }
-    const choice: ChatCompletionChunkChoice = { index: 0, delta, finish_reason: finish }
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      choices: [choice],
-      provider: this.provider
-    }
-  }
-
-  /** Handles one SSE event, pushing what it gives to `out`; returns the error that ends the stream, if any. */
-  event(event: Sse.Event, out: Array<ChatCompletionChunk>): LlmError | undefined {
-    if (this.stopped) return undefined
-    const parsed = Json.parse(event.data)
-    if (Either.isLeft(parsed)) {
-      return this.fail(`a stream event is ${Json.describe(parsed.left)}`, snippet(event.data))
-    }
-    const json = parsed.right
-    if (!isRecord(json)) return this.fail("a stream event is not a JSON object", snippet(event.data))
-    const type = typeof json.type === "string" ? json.type : event.event
-    if (type === "error" || event.event === "error") {
-      return errorFromEmbedded(this.provider, this.model, json, truncate(event.data), undefined)
-    }
-    switch (type) {
-      case "message_start":
-        return this.messageStart(json, out)
-      case "content_block_start":
-        return this.blockStart(json, out)
-      case "content_block_delta":
-        return this.blockDelta(json, out)
-      case "content_block_stop":
-        return this.blockStop(json, out)
-      case "message_delta": {
-        const delta = json.delta
-        if (isRecord(delta) && delta.stop_reason !== undefined) {
-          this.stopReason = typeof delta.stop_reason === "string" ? delta.stop_reason : null
-        }
-        if (json.usage !== undefined) {
-          const decoded = wire.decodeUsage(json.usage)
-          if (Either.isLeft(decoded)) return this.fail("message_delta usage does not match", decoded.left.message)
-          mergeUsage(this.counts, decoded.right)
-        }
-        return undefined
-      }
-      case "message_stop":
-        this.stopped = true
-        return undefined
-      default:
-        // `ping`, and the event types the API may add: the docs say to ignore what one does not know
-        return undefined
-    }
-  }
-
-  private messageStart(json: Record<string, unknown>, out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const decoded = wire.decodeMessage(json.message)
-    if (Either.isLeft(decoded)) return this.fail("message_start does not match the protocol", decoded.left.message)
-    const message = decoded.right
-    const id = message.id ?? ""
-    if (this.id !== "") {
-      if (id === this.id || id === "") return undefined
-      return this.fail("a second message_start began another message", `${this.id} then ${id}`)
-    }
-    this.id = id || generateId("msg_")
-    if (message.model) this.model = message.model
-    if (message.usage) mergeUsage(this.counts, message.usage)
-    out.push(this.chunk({}))
-    return undefined
-  }
-
-  private ensureId(): void {
-    if (this.id === "") this.id = generateId("msg_")
-  }
-
-  private blockStart(json: Record<string, unknown>, out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const index = json.index
-    if (typeof index !== "number") return this.fail("content_block_start has no index", JSON.stringify(json))
-    const decoded = wire.decodeBlock(json.content_block)
-    if (Either.isLeft(decoded)) return this.fail("a content block does not match the protocol", decoded.left.message)
-    const block = decoded.right
-    this.ensureId()
-    const input = block.input
-    const initial = isRecord(input) && Object.keys(input).length > 0 ? JSON.stringify(input) : ""
-    switch (block.type) {
-      case "text": {
-        this.blocks.set(index, this.block("text", -1, ""))
-        if (block.text) out.push(this.chunk({ content: block.text }))
-        return undefined
-      }
-      case "thinking": {
-        const state = this.block("thinking", -1, "")
-        state.thinking = block.thinking ?? ""
-        state.signature = block.signature ?? ""
-        this.blocks.set(index, state)
-        if (block.thinking) out.push(this.chunk({ reasoning_content: block.thinking }))
-        return undefined
-      }
-      case "redacted_thinking":
-        this.blocks.set(index, this.block("other", -1, ""))
-        out.push(this.chunk({ thinking_blocks: [{ type: "redacted_thinking", data: block.data ?? "" }] }))
-        return undefined
-      case "tool_use": {
-        if (this.structured && block.name === JSON_TOOL) {
-          this.blocks.set(index, this.block("json", -1, initial))
-          return undefined
-        }
-        const ordinal = this.tools++
-        this.blocks.set(index, this.block("tool", ordinal, initial))
-        out.push(this.chunk({
-          tool_calls: [{
-            index: ordinal,
-            id: block.id || generateId("toolu_"),
-            type: "function",
-            function: { name: block.name ?? "", arguments: "" }
-          }]
-        }))
-        return undefined
-      }
-      default:
-        // server-tool blocks (web search results, …) have no OpenAI counterpart
-        this.blocks.set(index, this.block("other", -1, ""))
-        return undefined
-    }
-  }
-
-  private block(kind: Kind, ordinal: number, initial: string): BlockState {
-    return { kind, ordinal, initial, sent: false, open: true, thinking: "", signature: "" }
-  }
-
-  private blockDelta(json: Record<string, unknown>, out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const delta = json.delta
-    if (!isRecord(delta)) return this.fail("content_block_delta has no delta", JSON.stringify(json))
-    const index = json.index
-    const state = typeof index === "number" ? this.blocks.get(index) : undefined
-    switch (delta.type) {
-      case "text_delta": {
-        const text = delta.text
-        if (typeof text !== "string") return this.fail("a text_delta has no text", JSON.stringify(json))
-        this.ensureId()
-        if (text !== "") out.push(this.chunk({ content: text }))
-        return undefined
-      }
-      case "thinking_delta": {
-        const text = delta.thinking
-        if (typeof text !== "string") return this.fail("a thinking_delta has no thinking", JSON.stringify(json))
-        this.ensureId()
-        if (state !== undefined) state.thinking += text
-        if (text !== "") out.push(this.chunk({ reasoning_content: text }))
-        return undefined
-      }
-      case "signature_delta":
-        if (state !== undefined && typeof delta.signature === "string") state.signature += delta.signature
-        return undefined
-      case "input_json_delta": {
-        const fragment = delta.partial_json
-        if (typeof fragment !== "string") {
-          return this.fail("an input_json_delta has no partial_json", JSON.stringify(json))
-        }
-        if (state === undefined || (state.kind !== "tool" && state.kind !== "json")) {
-          return this.fail("an input_json_delta for a block that is not a tool call", JSON.stringify(json))
-        }
-        if (fragment === "") return undefined
-        state.sent = true
-        out.push(
-          state.kind === "json"
-            ? this.chunk({ content: fragment })
-            : this.chunk({ tool_calls: [{ index: state.ordinal, function: { arguments: fragment } }] })
-        )
-        return undefined
-      }
-      default:
-        // citations_delta and whatever comes next
-        return undefined
-    }
-  }
-
-  private blockStop(json: Record<string, unknown>, out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const index = json.index
-    const state = typeof index === "number" ? this.blocks.get(index) : undefined
-    if (state === undefined || !state.open) return undefined
-    state.open = false
-    switch (state.kind) {
-      case "tool":
-      case "json":
-        // a call whose input never streamed: its input came whole with the start, or it has none
-        if (!state.sent) {
-          const args = state.initial === "" ? "{}" : state.initial
-          state.sent = true
-          out.push(
-            state.kind === "json"
-              ? this.chunk({ content: args })
-              : this.chunk({ tool_calls: [{ index: state.ordinal, function: { arguments: args } }] })
-          )
-        }
-        return undefined
-      case "thinking":
-        out.push(this.chunk({
-          thinking_blocks: [{ type: "thinking", thinking: state.thinking, signature: state.signature }]
-        }))
-        return undefined
-      default:
-        return undefined
-    }
-  }
-
-  /**
-   * Called when the byte stream ends: the finish chunk and the usage chunk, or a `NetworkError` when
-   * `message_stop` never came (never report a truncated answer as done).
-   */
-  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const result = this.endEither()
-    if (Either.isLeft(result)) return result.left
-    for (const chunk of result.right) out.push(chunk)
-    return undefined
-  }
-
-  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
-    if (!this.stopped && !this.stopEvent) {
-      return Either.left(
-        truncatedStream(this.provider, this.model, "message_stop")
-      )
-    }
-    this.ensureId()
-    const last = this.chunk({}, finishReason(this.stopReason, this.tools > 0))
-    return Either.right([last, { ...last, choices: [], usage: toUsage(this.counts) }])
-  }
 }
