@@ -28,8 +28,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as chunks from "./internal/chunkDecoder.js"
 import * as codec from "./internal/ollama/codec.js"
+import * as OllamaStream from "./internal/ollama/stream.js"
 import { unwrap } from "./internal/stream.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
@@ -189,11 +189,10 @@ export const make = (
       unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
         const body = codec.chatBody(name, request, true, knobs)
         if (Either.isLeft(body)) return Stream.fail(body.left)
-        const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
         return transport.decodeStream(
           { method: "POST", url: chatUrl, headers: streamHeaders, body: body.right },
           { model: request.model },
-          chunks.ndjson(state, chunks.single((line) => state.line(line)))
+          OllamaStream.decoder(name, request.model, Math.floor(now / 1000))
         )
       }))
 

@@ -6,15 +6,12 @@
  */
 import type {
   ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionChunkChoice,
   ChatCompletionMessage,
   ChatMessage,
   EmbeddingResponse,
   FinishReason,
   LlmProvider,
   ToolCall,
-  ToolCallDelta,
   Usage
 } from "@llm-api-router/core"
 import {
@@ -28,16 +25,7 @@ import {
   UnsupportedFeatureError
 } from "@llm-api-router/core"
 import * as Either from "effect/Either"
-import {
-  decodeError,
-  errorFields,
-  type ErrorInfo,
-  fromStatus,
-  generateId,
-  snippet,
-  truncate,
-  truncatedStream
-} from "../errors.js"
+import { decodeError, errorFields, type ErrorInfo, fromStatus, generateId, snippet, truncate } from "../errors.js"
 import * as wire from "./wire.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -432,7 +420,8 @@ export const createdSeconds = (createdAt: string | null | undefined, nowSeconds:
   return Number.isNaN(millis) ? nowSeconds : Math.floor(millis / 1000)
 }
 
-const argumentsText = (args: wire.WireToolCall["function"]["arguments"]): string =>
+/** Tool-call arguments as text: Ollama sends an object; none is `{}`. */
+export const argumentsText = (args: wire.WireToolCall["function"]["arguments"]): string =>
   args == null ? "{}" : typeof args === "string" ? (args === "" ? "{}" : args) : JSON.stringify(args)
 
 const toolCall = (call: wire.WireToolCall): ToolCall => ({
@@ -477,118 +466,6 @@ export const completion = (
     usage: usage(body),
     provider
   })
-}
-
-/**
- * The per-stream state of the line normaliser; one per call. Ollama sends whole tool calls, so each
- * becomes one delta with its id, name and complete arguments; `done: true` carries the finish reason
- * (and maybe the last content) and the usage, which is held back for a final `choices: []` chunk.
- */
-export class StreamState {
-  readonly id = generateId("chatcmpl-")
-  created = 0
-  model: string
-  done = false
-  private roleSent = false
-  private tools = 0
-  private usage: Usage | undefined = undefined
-
-  constructor(readonly provider: string, model: string, readonly nowSeconds: number) {
-    this.model = model
-  }
-
-  /** Handles one NDJSON line; returns the chunk to emit, if any, or an error. */
-  line(text: string): Either.Either<ChatCompletionChunk | undefined, LlmError> {
-    if (this.done) return Either.right(undefined)
-    const parsed = Json.parse(text)
-    if (Either.isLeft(parsed)) {
-      return Either.left(
-        decodeError(
-          this.provider,
-          this.model,
-          `a stream line is ${Json.describe(parsed.left)}`,
-          snippet(text)
-        )
-      )
-    }
-    const json = parsed.right
-    if (isError(json)) return Either.left(errorFromEmbedded(this.provider, this.model, json, text))
-    const decoded = wire.decodeChatResponse(json)
-    if (Either.isLeft(decoded)) {
-      return Either.left(
-        decodeError(this.provider, this.model, "a stream line does not match the protocol", decoded.left.message)
-      )
-    }
-    const l = decoded.right
-    if (this.created === 0) {
-      this.created = createdSeconds(l.created_at, this.nowSeconds)
-      if (l.model) this.model = l.model
-    }
-    const delta: {
-      role?: "assistant"
-      content?: string
-      reasoning_content?: string
-      tool_calls?: Array<ToolCallDelta>
-    } = {}
-    if (!this.roleSent) {
-      delta.role = "assistant"
-      this.roleSent = true
-    }
-    const m = l.message
-    if (m != null) {
-      if (m.content != null && m.content !== "") delta.content = m.content
-      if (m.thinking != null && m.thinking !== "") delta.reasoning_content = m.thinking
-      if (m.tool_calls != null && m.tool_calls.length > 0) {
-        delta.tool_calls = m.tool_calls.map((call) => ({
-          index: this.tools++,
-          id: call.id || generateId("call_"),
-          type: "function" as const,
-          function: { name: call.function.name ?? "", arguments: argumentsText(call.function.arguments) }
-        }))
-      }
-    }
-    let finish: FinishReason | null = null
-    if (l.done === true) {
-      this.done = true
-      finish = finishReason(l.done_reason, this.tools > 0)
-      this.usage = usage(l)
-    }
-    if (
-      delta.role === undefined && delta.content === undefined && delta.reasoning_content === undefined &&
-      delta.tool_calls === undefined && finish === null
-    ) return Either.right(undefined)
-    const choice: ChatCompletionChunkChoice = { index: 0, delta, finish_reason: finish }
-    return Either.right(this.make([choice]))
-  }
-
-  private make(choices: ReadonlyArray<ChatCompletionChunkChoice>, usageValue?: Usage): ChatCompletionChunk {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created || this.nowSeconds,
-      model: this.model,
-      choices,
-      ...(usageValue !== undefined ? { usage: usageValue } : {}),
-      provider: this.provider
-    }
-  }
-
-  /** At the end of the bytes: the usage chunk, or `NetworkError` when no `done: true` line came. */
-  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const result = this.endEither()
-    if (Either.isLeft(result)) return result.left
-    for (const chunk of result.right) out.push(chunk)
-    return undefined
-  }
-
-  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
-    if (!this.done) {
-      return Either.left(
-        truncatedStream(this.provider, this.model, "\"done\": true line")
-      )
-    }
-    return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
