@@ -187,15 +187,24 @@ export class Collector {
 /** @internal */
 export const errorBody = (): Collector => new Collector(errorBodyLimit, true)
 
+const secretsOf = (secrets: HttpTransport.Options["secrets"]): Secrets.Secrets =>
+  secrets === undefined || Array.isArray(secrets)
+    ? Secrets.make(secrets ?? [])
+    : secrets as Secrets.Secrets
+
+type Phase = "first-byte" | "idle" | "total"
+
 /**
- * The bounds, messages and error constructors of one transport.
+ * The bounds, messages and error constructors of one transport, made once by `make`.
  *
  * @internal
  */
-export interface Errors {
+export class Errors {
   readonly provider: string
   readonly requestIdHeaders: ReadonlyArray<string>
   readonly scrub: (text: string) => string
+  readonly scrubError: <E>(error: E) => E
+  readonly mapError: HttpTransport.Options["mapError"]
   /** `total`, `firstByte` and `idle` bounds (`undefined`: none), and the same in milliseconds for timers */
   readonly total: Duration.Duration | undefined
   readonly firstByte: Duration.Duration | undefined
@@ -205,115 +214,120 @@ export interface Errors {
   readonly idleMillis: number | undefined
   /** `limits.body`, `undefined` for none */
   readonly maxBody: number | undefined
-  readonly timeout: (phase: "first-byte" | "idle" | "total", call: Call) => TimeoutError
-  readonly bodyTooLarge: (call: Call) => ResponseDecodeError
-  /** whether a declared `content-length` is past `limits.body` */
-  readonly declaredTooLarge: (headers: Readonly<Record<string, string>>) => boolean
-  readonly unreadableBody: (cause: unknown, call: Call) => ResponseDecodeError
-  readonly boundsOf: (call: Call) => StreamDecoder.Bounds<LlmError>
-  readonly invalidRequest: (message: string, call: Call) => InvalidRequestError
-  /** A failure of the connection or of the request, from the error its client threw. */
-  readonly transportFailure: (cause: unknown, where: string, call: Call) => LlmError
-  /** A defect of ours in a callback, reported as the call's failure. */
-  readonly unhandled: (cause: unknown, call: Call) => NetworkError
-  /** The error of a non-2xx response, from its (raw, unscrubbed) body through the provider's `mapError`. */
-  readonly statusError: (
-    status: number,
-    headers: Readonly<Record<string, string>>,
-    raw: string,
-    call: Call
-  ) => LlmError
-  /** Records the status and request id of a response on its call. */
-  readonly received: (status: number, headers: Readonly<Record<string, string>>, call: Call) => boolean
-  /** A 2xx body as `JsonResponse`, or `ResponseDecodeError`. */
-  readonly decodeJson: (
-    text: string,
-    headers: Readonly<Record<string, string>>,
-    call: Call
-  ) => Effect.Effect<HttpTransport.JsonResponse, LlmError>
-  /** `JSON.stringify` of the body, or the error of a body that cannot be serialised. */
-  readonly serialise: (request: HttpTransport.Request, call: Call) => string | undefined | LlmError
-  /** The decoder with every error it returns scrubbed; its successful steps cost one more call per batch. */
-  readonly scrubbing: <A, B>(decoder: StreamDecoder.Decoder<A, B, LlmError>) => StreamDecoder.Decoder<A, B, LlmError>
-}
+  readonly maxEventLength: number
+  readonly messages: Record<Phase, string | undefined>
+  readonly bodyTooLargeMessage: string
+  readonly eventTooLongMessage: string
 
-const secretsOf = (secrets: HttpTransport.Options["secrets"]): Secrets.Secrets =>
-  secrets === undefined || Array.isArray(secrets)
-    ? Secrets.make(secrets ?? [])
-    : secrets as Secrets.Secrets
-
-const bounds = (options: HttpTransport.Options) => {
-  const total = finite(options.timeouts?.total ?? defaultTimeouts.total)
-  // A phase that cannot end before the call does is the call's: with a first-byte bound equal to the total (a bare
-  // `timeout: "30 seconds"` sets both), it is the total that fires, and says so.
-  const firstByte = within(finite(options.timeouts?.firstByte ?? defaultTimeouts.firstByte), total)
-  const idle = within(finite(options.timeouts?.idle ?? defaultTimeouts.idle), total)
-  const maxBody = cap(options.limits?.body ?? defaultLimits.body)
-  const maxEvent = cap(options.limits?.event ?? defaultLimits.event)
-  return {
-    total,
-    firstByte,
-    idle,
-    totalMillis: total && Duration.toMillis(total),
-    firstByteMillis: firstByte && Duration.toMillis(firstByte),
-    idleMillis: idle && Duration.toMillis(idle),
-    maxBody,
-    maxEvent,
-    messages: {
+  constructor(options: HttpTransport.Options) {
+    const secrets = secretsOf(options.secrets)
+    this.provider = options.provider
+    this.mapError = options.mapError
+    this.requestIdHeaders = options.requestIdHeaders ?? defaultRequestIdHeaders
+    this.scrub = secrets.scrub
+    this.scrubError = secrets.scrubError
+    const total = finite(options.timeouts?.total ?? defaultTimeouts.total)
+    // A phase that cannot end before the call does is the call's: with a first-byte bound equal to the total (a
+    // bare `timeout: "30 seconds"` sets both), it is the total that fires, and says so.
+    const firstByte = within(finite(options.timeouts?.firstByte ?? defaultTimeouts.firstByte), total)
+    const idle = within(finite(options.timeouts?.idle ?? defaultTimeouts.idle), total)
+    this.total = total
+    this.firstByte = firstByte
+    this.idle = idle
+    this.totalMillis = total && Duration.toMillis(total)
+    this.firstByteMillis = firstByte && Duration.toMillis(firstByte)
+    this.idleMillis = idle && Duration.toMillis(idle)
+    this.messages = {
       "first-byte": firstByte && `no response headers within ${Duration.format(firstByte)}`,
       idle: idle && `no data for ${Duration.format(idle)} while streaming the response body`,
       total: total && `the call did not complete within ${Duration.format(total)}`
-    } as Record<"first-byte" | "idle" | "total", string | undefined>,
-    bodyTooLarge: maxBody === undefined
+    }
+    const maxBody = cap(options.limits?.body ?? defaultLimits.body)
+    const maxEvent = cap(options.limits?.event ?? defaultLimits.event)
+    this.maxBody = maxBody
+    this.maxEventLength = maxEvent ?? Infinity
+    this.bodyTooLargeMessage = maxBody === undefined
       ? ""
-      : `the response body is larger than ${bytes(maxBody)} (limits.body); the connection was closed`,
-    eventTooLong: `a stream event is longer than ${
+      : `the response body is larger than ${bytes(maxBody)} (limits.body); the connection was closed`
+    this.eventTooLongMessage = `a stream event is longer than ${
       maxEvent === undefined ? "" : maxEvent.toLocaleString("en-US")
     } characters (limits.event); the connection was closed`
   }
-}
 
-/** @internal */
-export const make = (options: HttpTransport.Options): Errors => {
-  const provider = options.provider
-  const mapError = options.mapError
-  const secrets = secretsOf(options.secrets)
-  const scrub = secrets.scrub
-  const scrubError = secrets.scrubError
-  const b = bounds(options)
-
-  const common = (call: Call, message: string): CommonFields => {
-    const fields: CommonFields = { provider, message: scrub(message) }
+  common(call: Call, message: string): CommonFields {
+    const fields: CommonFields = { provider: this.provider, message: this.scrub(message) }
     if (call.model !== undefined) fields.model = call.model
     if (call.status !== undefined) fields.status = call.status
-    if (call.requestId !== undefined) fields.requestId = scrub(call.requestId)
+    if (call.requestId !== undefined) fields.requestId = this.scrub(call.requestId)
     return fields
   }
 
-  const timeoutError = (phase: TimeoutError["phase"], message: string, call: Call): TimeoutError =>
-    new TimeoutError({ ...common(call, message), phase })
+  timeoutError(phase: TimeoutError["phase"], message: string, call: Call): TimeoutError {
+    return new TimeoutError({ ...this.common(call, message), phase })
+  }
 
-  const invalidRequest = (message: string, call: Call): InvalidRequestError =>
-    new InvalidRequestError({ ...common(call, message), source: "client" })
+  /** The timeout of a phase, in the words every transport uses. */
+  timeout(phase: Phase, call: Call): TimeoutError {
+    return this.timeoutError(phase, this.messages[phase]!, call)
+  }
 
-  const transportFailure = (cause: unknown, where: string, call: Call): LlmError => {
-    const failure = internal.classifyTransportFailure(cause)
-    switch (failure._tag) {
-      case "ConnectTimeout":
-        return timeoutError("connect", failure.message, call)
-      case "HeadersTimeout":
-        return timeoutError("first-byte", failure.message, call)
-      case "BodyTimeout":
-        return timeoutError("idle", failure.message, call)
-      case "InvalidRequest":
-        return invalidRequest(`${where}: ${failure.message}`, call)
-      case "Network":
-        return new NetworkError(common(call, `${where}: ${failure.message}`))
+  bodyTooLarge(call: Call): ResponseDecodeError {
+    return new ResponseDecodeError(this.common(call, this.bodyTooLargeMessage))
+  }
+
+  /** Whether a declared `content-length` is past `limits.body`. */
+  declaredTooLarge(headers: Readonly<Record<string, string>>): boolean {
+    const declared = headers["content-length"]
+    return this.maxBody !== undefined && declared !== undefined && Number(declared) > this.maxBody
+  }
+
+  unreadableBody(cause: unknown, call: Call): ResponseDecodeError {
+    return new ResponseDecodeError(this.common(call, `the response body cannot be read: ${describeThrown(cause)}`))
+  }
+
+  boundsOf(call: Call): StreamDecoder.Bounds<LlmError> {
+    return {
+      maxEventLength: this.maxEventLength,
+      eventTooLong: () => new ResponseDecodeError(this.common(call, this.eventTooLongMessage))
     }
   }
 
+  invalidRequest(message: string, call: Call): InvalidRequestError {
+    return new InvalidRequestError({ ...this.common(call, message), source: "client" })
+  }
+
+  /** A failure of the connection or of the request, from the error its client threw. */
+  transportFailure(cause: unknown, where: string, call: Call): LlmError {
+    const failure = internal.classifyTransportFailure(cause)
+    switch (failure._tag) {
+      case "ConnectTimeout":
+        return this.timeoutError("connect", failure.message, call)
+      case "HeadersTimeout":
+        return this.timeoutError("first-byte", failure.message, call)
+      case "BodyTimeout":
+        return this.timeoutError("idle", failure.message, call)
+      case "InvalidRequest":
+        return this.invalidRequest(`${where}: ${failure.message}`, call)
+      case "Network":
+        return new NetworkError(this.common(call, `${where}: ${failure.message}`))
+    }
+  }
+
+  /** A defect of ours in a callback, reported as the call's failure. */
+  unhandled(cause: unknown, call: Call): NetworkError {
+    return new NetworkError(this.common(call, `the response could not be handled: ${describeThrown(cause)}`))
+  }
+
+  /** Records the status and request id of a response on its call; `true` for a 2xx. */
+  received(status: number, headers: Readonly<Record<string, string>>, call: Call): boolean {
+    call.status = status
+    call.requestId = internal.requestIdOf(headers, this.requestIdHeaders)
+    return status >= 200 && status < 300
+  }
+
   /** Fills in what the provider's error left out, and keeps its body short and its texts free of secrets. */
-  const completeError = (error: LlmError, call: Call, text: string): LlmError => {
+  completeError(error: LlmError, call: Call, text: string): LlmError {
+    const scrub = this.scrub
     const current = error as unknown as Record<string, unknown>
     const patch: Record<string, unknown> = {}
     let patched = false
@@ -333,21 +347,17 @@ export const make = (options: HttpTransport.Options): Errors => {
     if (message !== error.message) set("message", message)
     const fields = (error.constructor as { readonly fields?: Record<string, unknown> }).fields
     // the other fields (`requestId`, `code`, `param`) may quote the response too
-    if (!patched || fields === undefined) return scrubError(error)
+    if (!patched || fields === undefined) return this.scrubError(error)
     const props: Record<string, unknown> = {}
     for (const key in fields) {
       if (key !== "_tag" && current[key] !== undefined) props[key] = current[key]
     }
-    return scrubError(new (error.constructor as ErrorConstructor)({ ...props, ...patch }))
+    return this.scrubError(new (error.constructor as ErrorConstructor)({ ...props, ...patch }))
   }
 
-  const statusError = (
-    status: number,
-    headers: Readonly<Record<string, string>>,
-    raw: string,
-    call: Call
-  ): LlmError => {
-    const text = scrub(raw)
+  /** The error of a non-2xx response, from its (raw, unscrubbed) body through the provider's `mapError`. */
+  statusError(status: number, headers: Readonly<Record<string, string>>, raw: string, call: Call): LlmError {
+    const text = this.scrub(raw)
     const errorResponse: HttpTransport.ErrorResponse = {
       status,
       headers: { ...headers },
@@ -355,14 +365,15 @@ export const make = (options: HttpTransport.Options): Errors => {
       json: parseJson(text),
       requestId: call.requestId
     }
-    return completeError(mapError(errorResponse, { model: call.model }), call, text)
+    return this.completeError(this.mapError(errorResponse, { model: call.model }), call, text)
   }
 
-  const decodeJson = (
+  /** A 2xx body as `JsonResponse`, or `ResponseDecodeError`. */
+  decodeJson(
     text: string,
     headers: Readonly<Record<string, string>>,
     call: Call
-  ): Effect.Effect<HttpTransport.JsonResponse, LlmError> => {
+  ): Effect.Effect<HttpTransport.JsonResponse, LlmError> {
     const parsed = Json.parse(text)
     if (Either.isRight(parsed)) return Effect.succeed({ json: parsed.right, headers, requestId: call.requestId })
     const got = text === ""
@@ -372,27 +383,28 @@ export const make = (options: HttpTransport.Options): Errors => {
       : `a body that is not JSON (content-type: ${headers["content-type"] ?? "none"})`
     return Effect.fail(
       new ResponseDecodeError({
-        ...common(call, `expected a JSON response, got ${got}`),
-        ...(text === "" ? {} : { body: internal.truncate(scrub(text), keptBodyLimit) })
+        ...this.common(call, `expected a JSON response, got ${got}`),
+        ...(text === "" ? {} : { body: internal.truncate(this.scrub(text), keptBodyLimit) })
       })
     )
   }
 
-  const serialise = (request: HttpTransport.Request, call: Call): string | undefined | LlmError => {
+  /** `JSON.stringify` of the body, or the error of a body that cannot be serialised. */
+  serialise(request: HttpTransport.Request, call: Call): string | undefined | LlmError {
     if (request.body === undefined) return undefined
     let json: string | undefined
     try {
       json = JSON.stringify(request.body)
     } catch (cause) {
-      return invalidRequest(`the request body cannot be serialised as JSON: ${describeThrown(cause)}`, call)
+      return this.invalidRequest(`the request body cannot be serialised as JSON: ${describeThrown(cause)}`, call)
     }
-    return typeof json === "string" ? json : invalidRequest("the request body cannot be serialised as JSON", call)
+    return typeof json === "string" ? json : this.invalidRequest("the request body cannot be serialised as JSON", call)
   }
 
-  const scrubbing = <A, B>(
-    decoder: StreamDecoder.Decoder<A, B, LlmError>
-  ): StreamDecoder.Decoder<A, B, LlmError> => {
+  /** The decoder with every error it returns scrubbed; its successful steps cost one more call per batch. */
+  scrubbing<A, B>(decoder: StreamDecoder.Decoder<A, B, LlmError>): StreamDecoder.Decoder<A, B, LlmError> {
     const { done, end, step } = decoder
+    const scrubError = this.scrubError
     return {
       step: (input, out) => {
         const error = step(input, out)
@@ -405,45 +417,7 @@ export const make = (options: HttpTransport.Options): Errors => {
       done
     }
   }
-
-  const requestIdHeaders = options.requestIdHeaders ?? defaultRequestIdHeaders
-  const maxBody = b.maxBody
-  const maxEventLength = b.maxEvent ?? Infinity
-  return {
-    provider,
-    requestIdHeaders,
-    scrub,
-    total: b.total,
-    firstByte: b.firstByte,
-    idle: b.idle,
-    totalMillis: b.totalMillis,
-    firstByteMillis: b.firstByteMillis,
-    idleMillis: b.idleMillis,
-    maxBody,
-    timeout: (phase, call) => timeoutError(phase, b.messages[phase]!, call),
-    bodyTooLarge: (call) => new ResponseDecodeError(common(call, b.bodyTooLarge)),
-    declaredTooLarge: (headers) => {
-      const declared = headers["content-length"]
-      return maxBody !== undefined && declared !== undefined && Number(declared) > maxBody
-    },
-    unreadableBody: (cause, call) =>
-      new ResponseDecodeError(common(call, `the response body cannot be read: ${describeThrown(cause)}`)),
-    boundsOf: (call) => ({
-      maxEventLength,
-      eventTooLong: () => new ResponseDecodeError(common(call, b.eventTooLong))
-    }),
-    invalidRequest,
-    transportFailure,
-    unhandled: (cause, call) =>
-      new NetworkError(common(call, `the response could not be handled: ${describeThrown(cause)}`)),
-    statusError,
-    received: (status, headers, call) => {
-      call.status = status
-      call.requestId = internal.requestIdOf(headers, requestIdHeaders)
-      return status >= 200 && status < 300
-    },
-    decodeJson,
-    serialise,
-    scrubbing
-  }
 }
+
+/** @internal */
+export const make = (options: HttpTransport.Options): Errors => new Errors(options)

@@ -19,6 +19,70 @@ import * as Errors from "./errors.js"
 
 const endOfBody: Stream.Stream<never> = Stream.drain(Stream.fromEffect(Errors.socketReturned))
 
+const requestFailure = (
+  errors: Errors.Errors,
+  error: HttpClientError.HttpClientError,
+  request: HttpClientRequest.HttpClientRequest,
+  call: Errors.Call
+): LlmError => {
+  const where = Errors.where(request.method, request.url)
+  if (error._tag === "RequestError") {
+    switch (error.reason) {
+      case "InvalidUrl":
+        return errors.invalidRequest(`${where}: invalid URL`, call)
+      case "Encode":
+        return errors.invalidRequest(`${where}: the request body could not be encoded`, call)
+      case "Transport":
+        return errors.transportFailure(error.cause, where, call)
+    }
+  }
+  return errors.transportFailure(error.cause, where, call)
+}
+
+const bodyFailure = (errors: Errors.Errors, error: HttpClientError.ResponseError, call: Errors.Call): LlmError =>
+  errors.transportFailure(error.cause, Errors.bodyBrokeOff, call)
+
+/** Feeds the body to `collector` until it says stop; a body that breaks off fails through `bodyFailure`. */
+const collect = (
+  errors: Errors.Errors,
+  response: HttpClientResponse.HttpClientResponse,
+  collector: Errors.Collector,
+  call: Errors.Call
+): Effect.Effect<void, LlmError> =>
+  Effect.mapError(
+    Stream.runForEachWhile(response.stream, (chunk) => Effect.sync(() => collector.add(chunk))),
+    (error) => bodyFailure(errors, error, call)
+  )
+
+const statusFailure = (
+  errors: Errors.Errors,
+  response: HttpClientResponse.HttpClientResponse,
+  headers: Readonly<Record<string, string>>,
+  call: Errors.Call
+): Effect.Effect<never, LlmError> =>
+  Effect.suspend(() => {
+    const body = Errors.errorBody()
+    return collect(errors, response, body, call).pipe(
+      // The status is what the call failed with; a body that breaks off midway is reported as far as it came.
+      Effect.orElse(() => Effect.void),
+      Effect.flatMap(() => Effect.fail(errors.statusError(response.status, headers, body.text(), call)))
+    )
+  })
+
+const toHttpRequest = (
+  errors: Errors.Errors,
+  request: HttpTransport.Request,
+  call: Errors.Call
+): Effect.Effect<HttpClientRequest.HttpClientRequest, LlmError> => {
+  const make = request.method === "POST" ? HttpClientRequest.post : HttpClientRequest.get
+  const json = errors.serialise(request, call)
+  if (json === undefined) return Effect.succeed(make(request.url, { headers: request.headers }))
+  if (typeof json !== "string") return Effect.fail(json)
+  return Effect.succeed(
+    make(request.url, { headers: request.headers, body: HttpBody.text(json, "application/json") })
+  )
+}
+
 /** @internal */
 export const make = (httpClient: PlatformHttpClient.HttpClient, errors: Errors.Errors): HttpTransport.Transport => {
   // Trace headers (traceparent, b3) are nobody's business at a third-party API. Nor is there an `http.client` span:
@@ -30,66 +94,6 @@ export const make = (httpClient: PlatformHttpClient.HttpClient, errors: Errors.E
   )
   const { firstByte, idle, maxBody, total } = errors
 
-  const requestFailure = (
-    error: HttpClientError.HttpClientError,
-    request: HttpClientRequest.HttpClientRequest,
-    call: Errors.Call
-  ): LlmError => {
-    const where = Errors.where(request.method, request.url)
-    if (error._tag === "RequestError") {
-      switch (error.reason) {
-        case "InvalidUrl":
-          return errors.invalidRequest(`${where}: invalid URL`, call)
-        case "Encode":
-          return errors.invalidRequest(`${where}: the request body could not be encoded`, call)
-        case "Transport":
-          return errors.transportFailure(error.cause, where, call)
-      }
-    }
-    return errors.transportFailure(error.cause, where, call)
-  }
-
-  const bodyFailure = (error: HttpClientError.ResponseError, call: Errors.Call): LlmError =>
-    errors.transportFailure(error.cause, Errors.bodyBrokeOff, call)
-
-  /** Feeds the body to `collector` until it says stop; a body that breaks off fails through `bodyFailure`. */
-  const collect = (
-    response: HttpClientResponse.HttpClientResponse,
-    collector: Errors.Collector,
-    call: Errors.Call
-  ): Effect.Effect<void, LlmError> =>
-    Effect.mapError(
-      Stream.runForEachWhile(response.stream, (chunk) => Effect.sync(() => collector.add(chunk))),
-      (error) => bodyFailure(error, call)
-    )
-
-  const statusFailure = (
-    response: HttpClientResponse.HttpClientResponse,
-    headers: Readonly<Record<string, string>>,
-    call: Errors.Call
-  ): Effect.Effect<never, LlmError> =>
-    Effect.suspend(() => {
-      const body = Errors.errorBody()
-      return collect(response, body, call).pipe(
-        // The status is what the call failed with; a body that breaks off midway is reported as far as it came.
-        Effect.orElse(() => Effect.void),
-        Effect.flatMap(() => Effect.fail(errors.statusError(response.status, headers, body.text(), call)))
-      )
-    })
-
-  const toHttpRequest = (
-    request: HttpTransport.Request,
-    call: Errors.Call
-  ): Effect.Effect<HttpClientRequest.HttpClientRequest, LlmError> => {
-    const make = request.method === "POST" ? HttpClientRequest.post : HttpClientRequest.get
-    const json = errors.serialise(request, call)
-    if (json === undefined) return Effect.succeed(make(request.url, { headers: request.headers }))
-    if (typeof json !== "string") return Effect.fail(json)
-    return Effect.succeed(
-      make(request.url, { headers: request.headers, body: HttpBody.text(json, "application/json") })
-    )
-  }
-
   /** Sends the request and waits for a 2xx response's headers; any other status fails through `mapError`. */
   const open = (
     request: HttpTransport.Request,
@@ -98,18 +102,20 @@ export const make = (httpClient: PlatformHttpClient.HttpClient, errors: Errors.E
     { readonly response: HttpClientResponse.HttpClientResponse; readonly headers: Readonly<Record<string, string>> },
     LlmError
   > =>
-    Effect.flatMap(toHttpRequest(request, call), (httpRequest) => {
-      const sent = Effect.mapError(client.execute(httpRequest), (error) => requestFailure(error, httpRequest, call))
+    Effect.flatMap(toHttpRequest(errors, request, call), (httpRequest) => {
+      const sent = Effect.mapError(client.execute(httpRequest), (error) =>
+        requestFailure(errors, error, httpRequest, call))
       const timed = firstByte === undefined ? sent : Effect.timeoutFail(sent, {
         duration: firstByte,
-        onTimeout: () => errors.timeout("first-byte", call)
+        onTimeout: () =>
+          errors.timeout("first-byte", call)
       })
       return Effect.flatMap(timed, (response) => {
         // the getter builds a new object on every access
         const headers = response.headers
         return errors.received(response.status, headers, call)
           ? Effect.succeed({ response, headers })
-          : statusFailure(response, headers, call)
+          : statusFailure(errors, response, headers, call)
       })
     })
 
@@ -131,7 +137,7 @@ export const make = (httpClient: PlatformHttpClient.HttpClient, errors: Errors.E
         )
       }
       const body = new Errors.Collector(maxBody, false)
-      return Effect.flatMap(collect(response, body, call), () =>
+      return Effect.flatMap(collect(errors, response, body, call), () =>
         maxBody !== undefined && body.size > maxBody ? Effect.fail(errors.bodyTooLarge(call)) : Effect.try({
           try: () =>
             body.text(),
@@ -155,7 +161,7 @@ export const make = (httpClient: PlatformHttpClient.HttpClient, errors: Errors.E
   const streamOf = (request: HttpTransport.Request, call: Errors.Call): Stream.Stream<Uint8Array, LlmError> =>
     Stream.suspend(() => {
       const body = Stream.unwrap(Effect.map(open(request, call), ({ response }) => {
-        const bytes = Stream.mapError(response.stream, (error) => bodyFailure(error, call))
+        const bytes = Stream.mapError(response.stream, (error) => bodyFailure(errors, error, call))
         const guarded = idle === undefined
           ? bytes
           : Stream.timeoutFail(bytes, () => errors.timeout("idle", call), idle)
