@@ -44,8 +44,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
-import * as chunks from "./internal/chunkDecoder.js"
 import * as codec from "./internal/gemini/codec.js"
+import * as GeminiStream from "./internal/gemini/stream.js"
 import { unwrap } from "./internal/stream.js"
 import { timeouts } from "./OpenAiCompatible.js"
 
@@ -136,35 +136,6 @@ const checkBaseUrl = (baseUrl: string): Either.Either<string, InvalidRequestErro
   return Either.right(baseUrl.endsWith("/") ? baseUrl.slice(0, -1) : baseUrl)
 }
 
-const TAIL_LIMIT = 64 * 1024
-
-/**
- * The last bytes of a body (at least 64 KiB of them, when there are that many), kept by reference so that
- * remembering costs no copy per chunk; read only when a stream ends without finishing.
- */
-class Tail {
-  private readonly pieces: Array<Uint8Array> = []
-  private head = 0
-  private bytes = 0
-
-  push(piece: Uint8Array): void {
-    this.pieces.push(piece)
-    this.bytes += piece.length
-    while (this.pieces.length - this.head > 1 && this.bytes - this.pieces[this.head]!.length >= TAIL_LIMIT) {
-      this.bytes -= this.pieces[this.head]!.length
-      this.head++
-    }
-    if (this.head > 1024 && this.head * 2 > this.pieces.length) {
-      this.pieces.splice(0, this.head)
-      this.head = 0
-    }
-  }
-
-  text(): string {
-    return Buffer.concat(this.pieces.slice(this.head)).toString("utf8")
-  }
-}
-
 /**
  * @since 0.1.0
  * @category constructors
@@ -237,9 +208,6 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
       unwrap(Effect.gen(function*() {
         const body = yield* codec.chatBody(name, request, requestOptions)
         const now = yield* Clock.currentTimeMillis
-        const state = new codec.StreamState(name, request.model, Math.floor(now / 1000))
-        const tail = new Tail()
-        const single = chunks.single((data: string) => codec.streamPayload(classify, state, data))
         return transport.decodeStream(
           {
             method: "POST",
@@ -248,15 +216,7 @@ export const make = (options: Options): Effect.Effect<LlmProvider.Service, Inval
             body
           },
           { model: request.model },
-          chunks.sse(state, (event, out) => single(event.data, out), {
-            onBytes: (bytes) => tail.push(bytes),
-            // Google may end a failed stream with a bare JSON error body, outside any SSE event.
-            beforeEnd: (out) => {
-              if (state.complete) return undefined
-              const rest = codec.unframedTail(tail.text())
-              return rest === undefined ? undefined : single(rest, out)
-            }
-          })
+          GeminiStream.decoder(classify, name, request.model, Math.floor(now / 1000))
         )
       }))
 

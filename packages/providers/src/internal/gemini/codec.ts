@@ -8,13 +8,10 @@
 import type {
   ChatCompletion,
   ChatCompletionChoice,
-  ChatCompletionChunk,
-  ChatCompletionChunkChoice,
   ChatMessage,
   FinishReason,
   LlmProvider,
   ToolCall,
-  ToolCallDelta,
   Usage,
   UserContentPart
 } from "@llm-api-router/core"
@@ -35,7 +32,7 @@ import {
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { decodeError, errorFields, type ErrorInfo, generateId, snippet, truncate, truncatedStream } from "../errors.js"
+import { decodeError, errorFields, type ErrorInfo, generateId, snippet, truncate } from "../errors.js"
 import * as CallId from "./callId.js"
 import * as JsonSchema from "./schema.js"
 import * as wire from "./wire.js"
@@ -521,7 +518,8 @@ export const modelPath = (model: string): string => model.startsWith("models/") 
 export const finishReason = (raw: string, calledTools: boolean): FinishReason =>
   ChunkContract.finishReason(wireFinishReason(raw), calledTools)
 
-const wireFinishReason = (raw: string): FinishReason => {
+/** A wire `finishReason` mapped to ours, before the rule for tool calls. */
+export const wireFinishReason = (raw: string): FinishReason => {
   switch (raw) {
     case "MAX_TOKENS":
       return "length"
@@ -562,12 +560,18 @@ export const usage = (u: wire.WireUsage): Usage => {
 // responses
 // ---------------------------------------------------------------------------------------------
 
-const toolCallId = (call: NonNullable<wire.WirePart["functionCall"]>, signature: string | null | undefined) => {
+/** The id of a function call: its own, or one made for it; the thought signature travels with it. */
+export const toolCallId = (call: NonNullable<wire.WirePart["functionCall"]>, signature: string | null | undefined) => {
   const own = call.id != null && call.id !== ""
   return CallId.encode(own ? call.id! : generateId("call_"), own, signature ?? undefined)
 }
 
-const blocked = (provider: string, model: string, response: wire.WireResponse): ContentFilterError | undefined => {
+/** The error of a prompt the API blocked, when it did. */
+export const blocked = (
+  provider: string,
+  model: string,
+  response: wire.WireResponse
+): ContentFilterError | undefined => {
   const reason = response.promptFeedback?.blockReason
   if (reason == null || reason === "" || reason === "BLOCKED_REASON_UNSPECIFIED") return undefined
   const detail = response.promptFeedback?.blockReasonMessage
@@ -635,186 +639,6 @@ export const completion = (
     ...(body.usageMetadata ? { usage: usage(body.usageMetadata) } : {}),
     provider
   })
-}
-
-interface CandidateState {
-  roleSent: boolean
-  calls: number
-  finished: boolean
-}
-
-/**
- * The per-stream state of the chunk normaliser, one per call. Each Gemini chunk is a whole
- * `GenerateContentResponse` holding only new parts; a function call arrives whole in one part, so each becomes
- * one complete tool-call delta with its own index. `usageMetadata` is a running total: the last one is emitted
- * at the end, on a `choices: []` chunk. There is no end marker: the stream is complete when every candidate has
- * sent its `finishReason`.
- */
-export class StreamState {
-  id = ""
-  model: string
-  usage: Usage | undefined = undefined
-  private readonly candidates = new Map<number, CandidateState>()
-  private finishes = 0
-
-  constructor(readonly provider: string, model: string, readonly nowSeconds: number) {
-    this.model = model
-  }
-
-  /** Whether the stream has said all it will: a chunk arriving now is usage at most. */
-  get complete(): boolean {
-    return this.finishes > 0 && this.finishes === this.candidates.size
-  }
-
-  chunk(json: unknown): Either.Either<ChatCompletionChunk | undefined, LlmError> {
-    const decoded = wire.decodeResponse(json)
-    if (Either.isLeft(decoded)) {
-      return Either.left(
-        decodeError(this.provider, this.model, "a stream chunk does not match the protocol", decoded.left.message)
-      )
-    }
-    const c = decoded.right
-    if (this.id === "" && c.responseId) this.id = c.responseId
-    if (c.modelVersion) this.model = c.modelVersion
-    if (c.usageMetadata) this.usage = usage(c.usageMetadata)
-    const candidates = c.candidates
-    if (!candidates || candidates.length === 0) {
-      const filter = blocked(this.provider, this.model, c)
-      return filter !== undefined ? Either.left(filter) : Either.right(undefined)
-    }
-    const choices: Array<ChatCompletionChunkChoice> = []
-    for (let i = 0; i < candidates.length; i++) {
-      const candidate = candidates[i]!
-      const index = candidate.index ?? i
-      let state = this.candidates.get(index)
-      if (state === undefined) {
-        state = { roleSent: false, calls: 0, finished: false }
-        this.candidates.set(index, state)
-      }
-      let content: string | undefined = undefined
-      let reasoning: string | undefined = undefined
-      let toolCalls: Array<ToolCallDelta> | undefined = undefined
-      for (const part of candidate.content?.parts ?? []) {
-        const call = part.functionCall
-        if (call != null) {
-          if (call.name == null || call.name === "") continue
-          ;(toolCalls ??= []).push({
-            index: state.calls++,
-            id: toolCallId(call, part.thoughtSignature),
-            type: "function",
-            function: { name: call.name, arguments: JSON.stringify(call.args ?? {}) }
-          })
-        } else if (part.text != null && part.text !== "") {
-          if (part.thought === true) reasoning = reasoning === undefined ? part.text : reasoning + part.text
-          else content = content === undefined ? part.text : content + part.text
-        }
-      }
-      let finish: FinishReason | null = null
-      if (candidate.finishReason != null && candidate.finishReason !== "" && !state.finished) {
-        finish = finishReason(candidate.finishReason, state.calls > 0)
-        state.finished = true
-        this.finishes++
-      }
-      const delta: {
-        role?: "assistant"
-        content?: string
-        reasoning_content?: string
-        tool_calls?: Array<ToolCallDelta>
-      } = {}
-      if (!state.roleSent) {
-        delta.role = "assistant"
-        state.roleSent = true
-      }
-      if (content !== undefined) delta.content = content
-      if (reasoning !== undefined) delta.reasoning_content = reasoning
-      if (toolCalls !== undefined) delta.tool_calls = toolCalls
-      if (delta.role === undefined && content === undefined && reasoning === undefined && !toolCalls && !finish) {
-        continue
-      }
-      choices.push({ index, delta, finish_reason: finish })
-    }
-    return Either.right(choices.length === 0 ? undefined : this.make(choices))
-  }
-
-  private make(choices: ReadonlyArray<ChatCompletionChunkChoice>, usageValue?: Usage): ChatCompletionChunk {
-    if (this.id === "") this.id = generateId("chatcmpl-")
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.nowSeconds,
-      model: this.model,
-      choices,
-      ...(usageValue !== undefined ? { usage: usageValue } : {}),
-      provider: this.provider
-    }
-  }
-
-  /**
-   * Called when the body ends: the usage chunk, or a `NetworkError` when a candidate never finished (the
-   * connection closed early; never report a truncated answer as done).
-   */
-  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const result = this.endEither()
-    if (Either.isLeft(result)) return result.left
-    for (const chunk of result.right) out.push(chunk)
-    return undefined
-  }
-
-  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
-    if (!this.complete) {
-      return Either.left(
-        truncatedStream(this.provider, this.model, "finishReason")
-      )
-    }
-    return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])
-  }
-}
-
-/** Reads one stream payload (an SSE `data` or the body's unframed tail): an error envelope fails typed. */
-export const streamPayload = (
-  classify: (info: GeminiErrorInfo) => LlmError,
-  state: StreamState,
-  data: string
-): Either.Either<ChatCompletionChunk | undefined, LlmError> => {
-  const parsed = Json.parse(data)
-  if (Either.isLeft(parsed)) {
-    return Either.left(
-      decodeError(
-        state.provider,
-        state.model,
-        `a stream event is ${Json.describe(parsed.left)}`,
-        snippet(data)
-      )
-    )
-  }
-  const json = parsed.right
-  if (isErrorEnvelope(json)) {
-    return Either.left(classify(errorInfo(state.provider, state.model, undefined, json, data, undefined, {})))
-  }
-  return state.chunk(Array.isArray(json) ? json[0] : json)
-}
-
-/**
- * What is left after the last complete SSE event when a body ends: Google has been seen closing a 200 stream
- * with a raw `{"error": …}` (no `data:`), and an unterminated last event is data all the same. Returns the payload
- * to read, or `undefined` when the tail holds nothing.
- */
-export const unframedTail = (tail: string): string | undefined => {
-  const end = Math.max(
-    tail.lastIndexOf("\n\n") + 2,
-    tail.lastIndexOf("\r\n\r\n") + 4,
-    tail.lastIndexOf("\r\r") + 2,
-    0
-  )
-  let rest = tail.slice(end).trim()
-  if (rest.startsWith("data:")) {
-    let data = ""
-    for (const line of rest.split(/\r\n|\r|\n/)) {
-      if (line.startsWith("data:")) data += (data === "" ? "" : "\n") + line.slice(line.startsWith("data: ") ? 6 : 5)
-    }
-    rest = data.trim()
-  }
-  return rest.startsWith("{") || rest.startsWith("[") ? rest : undefined
 }
 
 // ---------------------------------------------------------------------------------------------
