@@ -268,6 +268,27 @@ for (const [name, layerOf] of implementations) {
           yield* server.socketsClosed(1)
         })))
 
+      it.scopedLive("a consumer slower than idle is not mistaken for a silent server", () =>
+        live(Effect.gen(function*() {
+          const server = yield* startServer((_req, res) => {
+            res.writeHead(200, sseHeaders)
+            // three writes 30 ms apart, well within the idle bound: the gaps the client sees are the consumer's
+            res.write("data: one\n\n")
+            setTimeout(() => res.write("data: two\n\n"), 30)
+            setTimeout(() => res.end("data: three\n\n"), 60)
+          })
+          const transport = yield* makeTransport({ timeouts: { idle: "150 millis", total: "20 seconds" } })
+          // each piece is held twice as long as the idle bound before the next is asked for
+          const got = yield* transport.stream(post(server), context).pipe(
+            Stream.tap(() => Effect.sleep("300 millis")),
+            Stream.runCollect
+          )
+          assert.strictEqual(
+            Buffer.concat(Chunk.toReadonlyArray(got)).toString("utf8"),
+            "data: one\n\ndata: two\n\ndata: three\n\n"
+          )
+        })))
+
       it.scopedLive("a bare total (firstByte and idle as long) reports total", () =>
         live(Effect.gen(function*() {
           const server = yield* startServer(() => {})
