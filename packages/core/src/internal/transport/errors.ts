@@ -17,7 +17,7 @@ import type { LlmError } from "../../LlmError.js"
 import { InvalidRequestError, NetworkError, ResponseDecodeError, TimeoutError } from "../../LlmError.js"
 import * as Secrets from "../../Secrets.js"
 import type * as StreamDecoder from "../../StreamDecoder.js"
-import * as internal from "../httpErrors.js"
+import * as internal from "./failures.js"
 
 /** @internal */
 export const defaultTimeouts: {

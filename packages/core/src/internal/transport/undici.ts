@@ -1,6 +1,6 @@
 /**
  * The transport over `Http.layer`'s own undici `Agent`: requests dispatched straight to it with a callback handler
- * (`../httpUndici.ts`), without `@effect/platform`'s request and response objects, spans, header records or Node
+ * (`dispatch.ts`), without `@effect/platform`'s request and response objects, spans, header records or Node
  * streams; timers of its own for each phase. Bounds, error bodies, scrubbing and error construction are
  * `errors.ts`'s, shared with the platform transport.
  *
@@ -15,7 +15,7 @@ import type * as Undici from "undici"
 import type * as HttpTransport from "../../HttpTransport.js"
 import type { LlmError } from "../../LlmError.js"
 import * as StreamDecoder from "../../StreamDecoder.js"
-import * as dispatching from "../httpUndici.js"
+import * as dispatching from "./dispatch.js"
 import * as Errors from "./errors.js"
 
 // bytes queued from the socket before the body is paused until the consumer pulls
