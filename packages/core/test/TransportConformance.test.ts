@@ -440,6 +440,24 @@ for (const [name, layerOf] of implementations) {
           assert.notInclude(seen[0]!.body, secret)
         })))
 
+      it.scopedLive("a 2xx body that is not JSON is ResponseDecodeError, its body kept short and scrubbed", () =>
+        live(Effect.gen(function*() {
+          const server = yield* startServer((_req, res) => {
+            res.writeHead(200, { "content-type": "text/html" })
+            res.end(`<html>${secret}${"p".repeat(4096)}</html>`)
+          })
+          const transport = yield* makeTransport()
+          const error = yield* Effect.flip(transport.json(post(server), context))
+          assert.strictEqual(error._tag, "ResponseDecodeError")
+          assert.strictEqual(
+            error.message,
+            "expected a JSON response, got a body that is not JSON (content-type: text/html)"
+          )
+          assert.isTrue(error.body!.startsWith("<html>[REDACTED]pp"))
+          assert.strictEqual(error.body!.length, 2049)
+          assert.notInclude(JSON.stringify(error), secret)
+        })))
+
       it.scopedLive("a key echoed in a stream's error event is scrubbed from what the decoder returns", () =>
         live(Effect.gen(function*() {
           const server = yield* startServer((_req, res) => {
@@ -494,6 +512,20 @@ for (const [name, layerOf] of implementations) {
           const error = failureOf(exit)
           assert.strictEqual(Buffer.concat(got).toString("utf8"), "data: one\n\n")
           assert.strictEqual(error._tag, "NetworkError")
+        })))
+
+      it.scopedLive("a json body cut off midway is NetworkError under its 2xx status", () =>
+        live(Effect.gen(function*() {
+          const server = yield* startServer((_req, res) => {
+            res.writeHead(200, { "content-type": "application/json", "content-length": "1000" })
+            res.write("{\"choices\":[")
+            setTimeout(() => res.destroy(), 30)
+          })
+          const transport = yield* makeTransport()
+          const error = yield* Effect.flip(transport.json(post(server), context))
+          assert.strictEqual(error._tag, "NetworkError")
+          assert.strictEqual(error.status, 200)
+          assert.include(error.message, "the response body broke off")
         })))
 
       it.scopedLive("a connection refused is NetworkError naming the request, without its query", () =>
