@@ -1,6 +1,8 @@
 /**
  * One chat completion with the Promise `Client`, and a typed error caught with `instanceof`.
  *
+ * Offline by default (a fake OpenAI-compatible server started in-process); OPENAI_API_KEY set: OpenAI.
+ *
  *   pnpm exec tsx --conditions=@llm-api-router/source examples/chat.ts
  */
 import { AuthenticationError } from "@llm-api-router/core"

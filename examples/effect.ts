@@ -1,6 +1,8 @@
 /**
  * The Effect API: a provider is a layer, failures are typed, retries are a Schedule, a stream is a Stream.
  *
+ * Offline by default (a fake OpenAI-compatible server started in-process); OPENAI_API_KEY set: OpenAI.
+ *
  *   pnpm exec tsx --conditions=@llm-api-router/source examples/effect.ts
  */
 import { NodeHttpClient } from "@effect/platform-node"

@@ -1,5 +1,9 @@
 /**
- * Embeddings with the Promise `Client`, and cosine similarity between them.
+ * Embeddings with the Promise `Client`, and cosine similarity between them: the two sentences about a cat score
+ * higher than the cat and the stock market.
+ *
+ * Offline by default (a fake OpenAI-compatible server started in-process, whose vectors are a hashed bag of words
+ * and character trigrams: they measure shared words, not meaning); OPENAI_API_KEY set: OpenAI.
  *
  *   pnpm exec tsx --conditions=@llm-api-router/source examples/embeddings.ts
  */

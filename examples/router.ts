@@ -1,7 +1,8 @@
 /**
  * Fallback across providers with the Router: the first fake server is down (503), so every call falls back to the
- * second; after three failures the first is cooled down and no longer asked. Offline: both providers are fake
- * OpenAI servers on loopback ports.
+ * second; after three failures the first is cooled down and no longer asked.
+ *
+ * Always offline: both providers are fake OpenAI-compatible servers on loopback ports.
  *
  *   pnpm exec tsx --conditions=@llm-api-router/source examples/router.ts
  */
@@ -10,6 +11,9 @@ import { FakeOpenAi, FakeServer } from "@llm-api-router/providers/testing"
 
 const primary = await FakeServer.start({ handler: () => FakeOpenAi.errorReply(503, { message: "primary is down" }) })
 const backup = await FakeServer.start({ handler: FakeOpenAi.responder() })
+console.log(
+  `Offline: two fake OpenAI-compatible servers, the primary (down) at ${primary.url}, the backup at ${backup.url}.`
+)
 try {
   await using client = new Client({
     providers: [

@@ -2,6 +2,8 @@
  * Streaming with the Promise `Client`: `for await` over chunks, folding a stream into one completion, and
  * stopping a stream with an `AbortSignal`.
  *
+ * Offline by default (a fake OpenAI-compatible server started in-process); OPENAI_API_KEY set: OpenAI.
+ *
  *   pnpm exec tsx --conditions=@llm-api-router/source examples/stream.ts
  */
 import { Client } from "@llm-api-router/providers"

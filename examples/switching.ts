@@ -42,10 +42,13 @@ const names: ReadonlyArray<Providers.Name> = [
   "zhipu",
   "openrouter"
 ]
+console.log(
+  "Offline: by default each provider runs against a fake server on a loopback port (\"fake server\" below; set its"
+    + " API key to use the real service)."
+)
 for (const name of names) {
   await using target = await Providers.start(name, { quiet: true })
   const { answer, finish, streamed } = await ask(target.config)
   const where = target.offline ? "fake server" : "real service"
   console.log(`${name.padEnd(10)} (${where}): ${answer} [${finish}; ${streamed} streamed chunks]`)
 }
-console.log("Offline: the providers above that say \"fake server\" ran against fake servers on loopback ports.")

@@ -150,11 +150,12 @@ describe("examples", () => {
     assert.include(out, "requests that reached the server: 3")
   }, 300_000)
 
-  it("embeddings.ts embeds with the requested dimensions", async () => {
+  it("embeddings.ts embeds with the requested dimensions, similar sentences nearer than unrelated ones", async () => {
     const out = await outputOf("embeddings")
     assert.include(out, OFFLINE)
     assert.include(out, "3 vectors of 256 dimensions")
-    assert.match(out, /similarity\(0, 1\) = -?\d\.\d{3}/)
+    const similarity = (pair: string) => Number(new RegExp(`similarity\\(${pair}\\) = (-?\\d\\.\\d{3})`).exec(out)?.[1])
+    assert.isAbove(similarity("0, 1"), similarity("0, 2") + 0.2, "the two sentences about a cat are the nearest")
   }, 300_000)
 
   it("tools.ts runs one tool round to an answer", async () => {
