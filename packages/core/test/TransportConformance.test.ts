@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import * as Http from "../src/Http.js"
 import * as HttpTransport from "../src/HttpTransport.js"
@@ -562,6 +563,24 @@ for (const [name, layerOf] of implementations) {
           const response = yield* custom.json(post(server), context)
           assert.strictEqual(response.requestId, "b")
           assert.strictEqual(response.headers["x-trace"], "b")
+        })))
+    })
+
+    describe("user agent", () => {
+      it.scopedLive("every request says llm-api-router/<version>, unless its headers name a user agent", () =>
+        live(Effect.gen(function*() {
+          const agents: Array<string | undefined> = []
+          const server = yield* startServer((req, res) => {
+            agents.push(req.headers["user-agent"])
+            res.writeHead(200, { "content-type": "application/json" })
+            res.end("{}")
+          })
+          const transport = yield* makeTransport()
+          yield* transport.json(post(server), context)
+          yield* transport.json({ method: "GET", url: server.url("/v1/models"), headers: {} }, context)
+          yield* transport.json({ ...post(server), headers: { "User-Agent": "my-app/2.0" } }, context)
+          const version = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")).version
+          assert.deepStrictEqual(agents, [`llm-api-router/${version}`, `llm-api-router/${version}`, "my-app/2.0"])
         })))
     })
 

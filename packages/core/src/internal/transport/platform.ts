@@ -16,6 +16,7 @@ import type * as HttpTransport from "../../HttpTransport.js"
 import type { LlmError } from "../../LlmError.js"
 import * as StreamDecoder from "../../StreamDecoder.js"
 import * as Errors from "./errors.js"
+import * as Headers from "./headers.js"
 
 const endOfBody: Stream.Stream<never> = Stream.drain(Stream.fromEffect(Errors.socketReturned))
 
@@ -69,18 +70,20 @@ const statusFailure = (
     )
   })
 
+// The body's content type is the body's own (`HttpBody.text`): only the user agent is added here.
+const completeHeaders = Headers.makeCompleter()
+
 const toHttpRequest = (
   errors: Errors.Errors,
   request: HttpTransport.Request,
   call: Errors.Call
 ): Effect.Effect<HttpClientRequest.HttpClientRequest, LlmError> => {
   const make = request.method === "POST" ? HttpClientRequest.post : HttpClientRequest.get
+  const headers = completeHeaders(request.headers, false)
   const json = errors.serialise(request, call)
-  if (json === undefined) return Effect.succeed(make(request.url, { headers: request.headers }))
+  if (json === undefined) return Effect.succeed(make(request.url, { headers }))
   if (typeof json !== "string") return Effect.fail(json)
-  return Effect.succeed(
-    make(request.url, { headers: request.headers, body: HttpBody.text(json, "application/json") })
-  )
+  return Effect.succeed(make(request.url, { headers, body: HttpBody.text(json, "application/json") }))
 }
 
 /** @internal */

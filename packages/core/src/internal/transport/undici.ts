@@ -17,6 +17,7 @@ import type { LlmError } from "../../LlmError.js"
 import * as StreamDecoder from "../../StreamDecoder.js"
 import * as dispatching from "./dispatch.js"
 import * as Errors from "./errors.js"
+import * as Headers from "./headers.js"
 
 // bytes queued from the socket before the body is paused until the consumer pulls
 const streamHighWaterMark = 64 * 1024
@@ -45,23 +46,14 @@ interface Shared {
 
 /** Prepares a call, or returns the error that stops it before anything is sent. */
 const makePrepare = (errors: Errors.Errors) => {
-  // the request headers with `content-type` added, per headers object (providers reuse theirs from call to call)
-  const withContentType = new WeakMap<object, Readonly<Record<string, string>>>()
-  const jsonHeaders = (headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> => {
-    let out = withContentType.get(headers)
-    if (out === undefined) {
-      out = { ...headers, "content-type": "application/json" }
-      withContentType.set(headers, out)
-    }
-    return out
-  }
+  const complete = Headers.makeCompleter()
   return (request: HttpTransport.Request, call: Errors.Call): LlmError | Prepared => {
     const where = Errors.where(request.method, request.url)
     const target = dispatching.targetOf(request.url)
     if (target === undefined) return errors.invalidRequest(`${where}: invalid URL`, call)
     const body = errors.serialise(request, call)
     if (typeof body === "object") return body
-    return { target, headers: body === undefined ? request.headers : jsonHeaders(request.headers), body, where }
+    return { target, headers: complete(request.headers, body !== undefined), body, where }
   }
 }
 
