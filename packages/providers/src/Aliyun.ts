@@ -25,7 +25,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as codec from "./internal/aliyun/codec.js"
-import * as chunks from "./internal/chunkDecoder.js"
+import * as AliyunStream from "./internal/aliyun/stream.js"
 import { unwrap } from "./internal/stream.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 
@@ -188,11 +188,10 @@ export const make = (
         const built = codec.chatBody(NAME, request, true)
         if (Either.isLeft(built)) return Stream.fail(built.left)
         const { body, multimodal } = built.right
-        const state = new codec.StreamState(NAME, request.model, Math.floor(now / 1000))
         return transport.decodeStream(
           { method: "POST", url: multimodal ? multimodalUrl : textUrl, headers: streamHeaders, body },
           { model: request.model },
-          chunks.sse(state, chunks.single((event) => codec.streamEvent(classify, state, event)))
+          AliyunStream.decoder(classify, NAME, request.model, Math.floor(now / 1000))
         )
       }))
 

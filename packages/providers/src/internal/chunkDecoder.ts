@@ -10,7 +10,6 @@
  */
 import type { ChatCompletionChunk, LlmError, StreamDecoder } from "@llm-api-router/core"
 import { Ndjson, Sse } from "@llm-api-router/core"
-import * as Either from "effect/Either"
 
 /** A provider's per-call stream state: core's `ChunkBuilder`. */
 export interface ChunkState {
@@ -20,15 +19,6 @@ export interface ChunkState {
 
 /** Decodes one framed item, appending what it completes to `out`; returns an error to fail the stream. */
 export type Item<F> = (item: F, out: Array<ChatCompletionChunk>) => LlmError | undefined
-
-/** An `Item` from a decoder that returns one chunk, nothing, or an error. */
-export const single =
-  <F>(decode: (item: F) => Either.Either<ChatCompletionChunk | undefined, LlmError>): Item<F> => (item, out) => {
-    const result = decode(item)
-    if (Either.isLeft(result)) return result.left
-    if (result.right !== undefined) out.push(result.right)
-    return undefined
-  }
 
 export interface Options {
   /** `true` once the stream has reached its end marker: the rest of the body is not read. */

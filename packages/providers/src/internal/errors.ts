@@ -9,7 +9,6 @@ import {
   AuthenticationError,
   InvalidRequestError,
   type LlmError,
-  NetworkError,
   PermissionDeniedError,
   ProviderError,
   QuotaExceededError,
@@ -127,14 +126,3 @@ export const fromStatus = (info: ErrorInfo): LlmError => {
   }
   return status >= 500 ? new ProviderError(errorFields(info)) : invalidRequest(info)
 }
-
-/**
- * A stream that closed before its protocol's end (`missing` names what never came): the connection was
- * cut, and a truncated answer must never pass for a complete one.
- */
-export const truncatedStream = (provider: string, model: string | undefined, missing: string): NetworkError =>
-  new NetworkError({
-    provider,
-    ...(model !== undefined ? { model } : {}),
-    message: `${provider}: the stream ended before the response was complete (no ${missing})`
-  })

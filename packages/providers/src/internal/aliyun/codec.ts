@@ -6,14 +6,10 @@
  */
 import type {
   ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionChunkChoice,
   ChatCompletionMessage,
   FinishReason,
   LlmProvider,
-  Sse,
   ToolCall,
-  ToolCallDelta,
   Usage
 } from "@llm-api-router/core"
 import {
@@ -40,8 +36,7 @@ import {
   invalidRequest,
   rateLimited,
   snippet,
-  truncate,
-  truncatedStream
+  truncate
 } from "../errors.js"
 import * as wire from "./wire.js"
 
@@ -215,7 +210,8 @@ export const isUnfinished = (raw: string | null | undefined): boolean =>
 export const finishReason = (raw: string, calledTools: boolean): FinishReason =>
   ChunkContract.finishReason(wireFinishReason(raw), calledTools)
 
-const wireFinishReason = (raw: string): FinishReason => {
+/** A wire `finish_reason` mapped to ours, before the rule for tool calls. */
+export const wireFinishReason = (raw: string): FinishReason => {
   switch (raw) {
     case "length":
       return "length"
@@ -417,7 +413,8 @@ export const chatBody = (
 // non-streaming response
 // ---------------------------------------------------------------------------------------------
 
-const contentText = (content: wire.WireMessage["content"]): string | undefined => {
+/** The text of a message's content, a string or parts. */
+export const contentText = (content: wire.WireMessage["content"]): string | undefined => {
   if (content === null || content === undefined) return undefined
   if (typeof content === "string") return content
   let text = ""
@@ -425,7 +422,8 @@ const contentText = (content: wire.WireMessage["content"]): string | undefined =
   return text
 }
 
-const argumentsText = (args: string | Readonly<Record<string, unknown>> | null | undefined): string =>
+/** Tool-call arguments as text: some models send them as an object. */
+export const argumentsText = (args: string | Readonly<Record<string, unknown>> | null | undefined): string =>
   args === null || args === undefined ? "" : typeof args === "string" ? args : JSON.stringify(args)
 
 const toolCalls = (calls: ReadonlyArray<wire.WireToolCall> | null | undefined): Array<ToolCall> | undefined => {
@@ -494,265 +492,6 @@ export const completion = (
     ...(body.usage ? { usage: usage(body.usage) } : {}),
     provider
   })
-}
-
-// ---------------------------------------------------------------------------------------------
-// streaming response
-// ---------------------------------------------------------------------------------------------
-
-/** Whether the server sends only new text (asked for) or everything so far (what many models do anyway). */
-const Mode = { Unknown: 0, Incremental: 1, Cumulative: 2 } as const
-type Mode = typeof Mode[keyof typeof Mode]
-
-interface ToolState {
-  readonly ours: number
-  named: boolean
-  args: string
-}
-
-interface ChoiceState {
-  roleSent: boolean
-  finished: boolean
-  content: string
-  reasoning: string
-  /** wire key ("i<index>" or "id<id>") → the call */
-  readonly tools: Map<string, ToolState>
-  toolCount: number
-  lastTool: ToolState | undefined
-}
-
-/**
- * The per-stream state of the chunk normaliser; one per call.
- *
- * Each text field (content, reasoning, each tool call's arguments) keeps what was emitted so far. The first time
- * a field that already has text receives more, the stream's mode is decided: a piece that starts with everything
- * emitted so far means the server sends cumulative text, and from then on only the new suffix is emitted; any
- * other piece means deltas, and nothing is compared again.
- */
-export class StreamState {
-  id = ""
-  finished = false
-  usage: Usage | undefined = undefined
-  private mode: Mode = Mode.Unknown
-  private readonly choices = new Map<number, ChoiceState>()
-
-  constructor(readonly provider: string, readonly model: string, readonly nowSeconds: number) {}
-
-  private choice(index: number): ChoiceState {
-    let state = this.choices.get(index)
-    if (state === undefined) {
-      state = {
-        roleSent: false,
-        finished: false,
-        content: "",
-        reasoning: "",
-        tools: new Map(),
-        toolCount: 0,
-        lastTool: undefined
-      }
-      this.choices.set(index, state)
-    }
-    return state
-  }
-
-  /** The new text in `incoming`, given what this field has emitted. */
-  private fresh(emitted: string, incoming: string): string {
-    if (incoming === "" || emitted === "" || this.mode === Mode.Incremental) return incoming
-    if (this.mode === Mode.Unknown) {
-      if (incoming === emitted) return "" // undecided: the same text again; wait for a piece that tells
-      this.mode = incoming.startsWith(emitted) ? Mode.Cumulative : Mode.Incremental
-    }
-    if (this.mode === Mode.Incremental) return incoming
-    if (incoming.startsWith(emitted)) return incoming.slice(emitted.length)
-    return emitted.startsWith(incoming) ? "" : incoming
-  }
-
-  /** Handles one result event; returns the chunk to emit, if any. */
-  event(json: unknown): Either.Either<ChatCompletionChunk | undefined, LlmError> {
-    const decoded = wire.decodeGeneration(json)
-    if (Either.isLeft(decoded)) {
-      return Either.left(
-        decodeError(this.provider, this.model, "a stream event does not match the protocol", decoded.left.message)
-      )
-    }
-    const e = decoded.right
-    if (this.id === "" && e.request_id) this.id = e.request_id
-    // Cumulative on every event: the last one wins.
-    if (e.usage) this.usage = usage(e.usage)
-    const output = e.output
-    if (output == null) return Either.right(undefined)
-    const out: Array<ChatCompletionChunkChoice> = []
-    if (output.choices != null && output.choices.length > 0) {
-      for (let i = 0; i < output.choices.length; i++) {
-        const wc = output.choices[i]!
-        const m = wc.message
-        const c = this.step(
-          wc.index ?? i,
-          contentText(m?.content),
-          m?.reasoning_content ?? undefined,
-          m?.tool_calls ?? undefined,
-          wc.finish_reason
-        )
-        if (c !== undefined) out.push(c)
-      }
-    } else if (output.text != null || output.finish_reason != null) {
-      const c = this.step(0, output.text ?? undefined, undefined, undefined, output.finish_reason)
-      if (c !== undefined) out.push(c)
-    }
-    return Either.right(out.length === 0 ? undefined : this.make(out))
-  }
-
-  private step(
-    index: number,
-    content: string | undefined,
-    reasoning: string | undefined,
-    calls: ReadonlyArray<wire.WireToolCall> | undefined,
-    rawFinish: string | null | undefined
-  ): ChatCompletionChunkChoice | undefined {
-    const state = this.choice(index)
-    const delta: {
-      role?: "assistant"
-      content?: string
-      reasoning_content?: string
-      tool_calls?: Array<ToolCallDelta>
-    } = {}
-    if (!state.roleSent) {
-      delta.role = "assistant"
-      state.roleSent = true
-    }
-    if (reasoning !== undefined) {
-      const piece = this.fresh(state.reasoning, reasoning)
-      if (piece !== "") {
-        state.reasoning += piece
-        delta.reasoning_content = piece
-      }
-    }
-    if (content !== undefined) {
-      const piece = this.fresh(state.content, content)
-      if (piece !== "") {
-        state.content += piece
-        delta.content = piece
-      }
-    }
-    if (calls !== undefined && calls.length > 0) {
-      const deltas = this.toolDeltas(state, calls)
-      if (deltas.length > 0) delta.tool_calls = deltas
-    }
-    let finish: FinishReason | null = null
-    if (!state.finished && !isUnfinished(rawFinish)) {
-      finish = finishReason(rawFinish!, state.toolCount > 0)
-      state.finished = true
-      this.finished = true
-    }
-    if (
-      delta.role === undefined && delta.content === undefined && delta.reasoning_content === undefined &&
-      delta.tool_calls === undefined && finish === null
-    ) return undefined
-    return { index, delta, finish_reason: finish }
-  }
-
-  private toolDeltas(state: ChoiceState, calls: ReadonlyArray<wire.WireToolCall>): Array<ToolCallDelta> {
-    const out: Array<ToolCallDelta> = []
-    for (const call of calls) {
-      const byIndex = call.index != null ? `i${call.index}` : undefined
-      const byId = call.id ? `id${call.id}` : undefined
-      const name = call.function?.name || undefined
-      let tool = byIndex !== undefined ? state.tools.get(byIndex) : undefined
-      if (tool === undefined && byId !== undefined) tool = state.tools.get(byId)
-      // Neither an index nor an id: a continuation of the latest call, unless it names a new one.
-      if (tool === undefined && byIndex === undefined && byId === undefined && name === undefined) {
-        tool = state.lastTool
-      }
-      const args = argumentsText(call.function?.arguments)
-      if (tool === undefined) {
-        tool = { ours: state.toolCount++, named: name !== undefined, args }
-        if (byIndex !== undefined) state.tools.set(byIndex, tool)
-        if (byId !== undefined) state.tools.set(byId, tool)
-        state.lastTool = tool
-        out.push({
-          index: tool.ours,
-          id: call.id || generateId("call_"),
-          type: "function",
-          function: { ...(name !== undefined ? { name } : {}), arguments: args }
-        })
-        continue
-      }
-      if (byId !== undefined) state.tools.set(byId, tool)
-      state.lastTool = tool
-      const lateName = !tool.named && name !== undefined ? name : undefined
-      if (lateName !== undefined) tool.named = true
-      const piece = this.fresh(tool.args, args)
-      tool.args += piece
-      if (piece === "" && lateName === undefined) continue
-      out.push({
-        index: tool.ours,
-        function: { ...(lateName !== undefined ? { name: lateName } : {}), arguments: piece }
-      })
-    }
-    return out
-  }
-
-  private make(choices: ReadonlyArray<ChatCompletionChunkChoice>, usageValue?: Usage): ChatCompletionChunk {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.nowSeconds,
-      model: this.model,
-      choices,
-      ...(usageValue !== undefined ? { usage: usageValue } : {}),
-      provider: this.provider
-    }
-  }
-
-  /**
-   * Called when the byte stream ends. DashScope has no end marker: the connection closes after the event with a
-   * real finish reason, so a stream that closes without one was cut.
-   */
-  end(out: Array<ChatCompletionChunk>): LlmError | undefined {
-    const result = this.endEither()
-    if (Either.isLeft(result)) return result.left
-    for (const chunk of result.right) out.push(chunk)
-    return undefined
-  }
-
-  private endEither(): Either.Either<ReadonlyArray<ChatCompletionChunk>, LlmError> {
-    if (!this.finished) {
-      return Either.left(
-        truncatedStream(this.provider, this.model, "finish_reason")
-      )
-    }
-    if (this.id === "") this.id = generateId("chatcmpl-")
-    return Either.right(this.usage !== undefined ? [this.make([], this.usage)] : [])
-  }
-}
-
-/**
- * Reads one SSE event: `event:error` or a flat error body fails the stream typed, anything else is a result.
- * The `:HTTP_STATUS/…` lines are SSE comments and never reach here.
- */
-export const streamEvent = (
-  classify: (info: ErrorInfo) => LlmError,
-  state: StreamState,
-  event: Sse.Event
-): Either.Either<ChatCompletionChunk | undefined, LlmError> => {
-  const data = event.data
-  if (data === "") return Either.right(undefined)
-  const parsed = Json.parse(data)
-  if (Either.isLeft(parsed)) {
-    return Either.left(
-      decodeError(
-        state.provider,
-        state.model,
-        `a stream event is ${Json.describe(parsed.left)}`,
-        snippet(data)
-      )
-    )
-  }
-  const json = parsed.right
-  if (event.event === "error" || isErrorBody(json)) {
-    return Either.left(errorFromEmbedded(classify, state.provider, state.model, json, data))
-  }
-  return state.event(json)
 }
 
 // ---------------------------------------------------------------------------------------------
